@@ -1,0 +1,38 @@
+//! Subcommands, one file each; `run` dispatches and turns errors into exit code 1 with a message.
+
+mod check;
+mod explain;
+mod home;
+mod policy;
+
+use clap::Subcommand;
+
+/// Every `airlock` subcommand.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Decide on one request (exit 0 allow, 2 deny, 3 ask, 1 error) or on a JSONL file of requests.
+    Check(check::CheckArgs),
+    /// Validate a policy file, or the policy in force.
+    Policy {
+        #[command(subcommand)]
+        command: policy::PolicyCommand,
+    },
+    /// Show a catalogue rule: why it exists and its examples.
+    Explain(explain::ExplainArgs),
+}
+
+/// Runs a command and returns the process exit code.
+pub fn run(command: Command) -> i32 {
+    let result = match command {
+        Command::Check(args) => check::run(args),
+        Command::Policy { command } => policy::run(command),
+        Command::Explain(args) => explain::run(args),
+    };
+    match result {
+        Ok(code) => code,
+        Err(err) => {
+            eprintln!("airlock: {err:#}");
+            airlock_engine::wire::EXIT_ERROR
+        }
+    }
+}

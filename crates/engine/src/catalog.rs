@@ -1,0 +1,180 @@
+//! The catalogue of destructive operations, as data: one TOML file per family under `crates/engine/catalog/`,
+//! embedded at build time and parsed once when the engine starts.
+//!
+//! Each file has `family`, `kind` (how its examples are read: `shell`, `sql`, `http`, `mcp`, `file`) and
+//! `[[rule]]` tables. A rule has a stable `id` (never reused), a `name` naming the pattern, a suggested
+//! `verdict` (`ask` or `deny`), the `effect`, `reversibility` and `blast_radius` of what it recognises, a
+//! `why` a person understands, `match` / `no_match` examples, and optionally a pattern table for the
+//! classifier that matches it from data (`shell`, `http`, `graphql`, `mcp`). Rules without a pattern
+//! table are matched by code in the classifier that names their id (SQL structure, rm, redirections, …).
+//!
+//! Example format per `kind`: shell — the command line; sql — the SQL (dialect `generic`, or
+//! `dialect: SQL` e.g. `mysql: DROP …`); http — `METHOD URL` then optionally a newline and the body;
+//! mcp — `SERVER TOOL {json arguments}`; file — `OP PATH` then optionally a newline and the content.
+
+use std::collections::BTreeMap;
+
+use serde::Deserialize;
+
+use crate::action::{Action, BlastRadius, Effect, Evidence, Reversibility, Span, Verdict};
+use crate::classify::{graphql::GraphqlPattern, http::HttpPattern, mcp::McpPattern, shell_cli::ShellPattern};
+use crate::error::EngineError;
+use crate::request::RequestKind;
+
+/// The embedded catalogue files, `(family, toml text)`, sorted by family.
+pub const EMBEDDED: &[(&str, &str)] = include!(concat!(env!("OUT_DIR"), "/catalog_files.rs"));
+
+/// One catalogue file.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CatalogFile {
+    /// Family name; equals the file stem.
+    pub family: String,
+    /// How this file's examples are read.
+    pub kind: RequestKind,
+    /// The rules.
+    #[serde(default, rename = "rule")]
+    pub rules: Vec<Rule>,
+}
+
+/// One catalogue rule.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Rule {
+    /// Stable id with a family prefix, e.g. `GIT003`.
+    pub id: String,
+    /// Name of the pattern, e.g. `git-push-force`.
+    pub name: String,
+    /// Suggested verdict (`ask` or `deny`).
+    pub verdict: Verdict,
+    /// Effect of what the rule recognises.
+    pub effect: Effect,
+    /// Whether it can be undone.
+    #[serde(default = "default_reversibility")]
+    pub reversibility: Reversibility,
+    /// How much it can touch.
+    #[serde(default = "default_blast")]
+    pub blast_radius: BlastRadius,
+    /// Why this is dangerous, for a person.
+    pub why: String,
+    /// Examples that must fire this rule.
+    #[serde(default, rename = "match")]
+    pub must_match: Vec<String>,
+    /// Examples that must not fire this rule.
+    #[serde(default)]
+    pub no_match: Vec<String>,
+    /// Pattern for a command line (CLI subcommands).
+    #[serde(default)]
+    pub shell: Option<ShellPattern>,
+    /// Pattern for an HTTP request (method, host, path).
+    #[serde(default)]
+    pub http: Option<HttpPattern>,
+    /// Pattern for GraphQL mutation fields.
+    #[serde(default)]
+    pub graphql: Option<GraphqlPattern>,
+    /// Pattern for MCP tool calls.
+    #[serde(default)]
+    pub mcp: Option<McpPattern>,
+    /// The family (file stem) this rule was loaded from; filled in by the loader.
+    #[serde(skip)]
+    pub family: String,
+}
+
+fn default_reversibility() -> Reversibility {
+    Reversibility::Irreversible
+}
+
+fn default_blast() -> BlastRadius {
+    BlastRadius::Resource
+}
+
+/// All rules of all families, indexed by id.
+#[derive(Debug, Clone, Default)]
+pub struct Catalog {
+    rules: Vec<Rule>,
+    by_id: BTreeMap<String, usize>,
+}
+
+impl Catalog {
+    /// Parses the embedded catalogue.
+    pub fn embedded() -> Result<Self, EngineError> {
+        Self::from_files(EMBEDDED.iter().copied())
+    }
+
+    /// Parses catalogue files given as `(family, toml text)`. Ids must be unique across files.
+    pub fn from_files<'a>(files: impl IntoIterator<Item = (&'a str, &'a str)>) -> Result<Self, EngineError> {
+        let mut catalog = Catalog::default();
+        for (family, text) in files {
+            let file: CatalogFile = toml::from_str(text)
+                .map_err(|err| EngineError::Catalog { family: family.to_string(), message: err.to_string() })?;
+            if file.family != family {
+                return Err(EngineError::Catalog {
+                    family: family.to_string(),
+                    message: format!("`family = {:?}` does not match the file name", file.family),
+                });
+            }
+            for mut rule in file.rules {
+                rule.family = family.to_string();
+                if catalog.by_id.contains_key(&rule.id) {
+                    return Err(EngineError::Catalog {
+                        family: family.to_string(),
+                        message: format!("rule id `{}` is used twice", rule.id),
+                    });
+                }
+                catalog.by_id.insert(rule.id.clone(), catalog.rules.len());
+                catalog.rules.push(rule);
+            }
+        }
+        Ok(catalog)
+    }
+
+    /// Every rule, in file then declaration order.
+    pub fn rules(&self) -> &[Rule] {
+        &self.rules
+    }
+
+    /// The rule with this id.
+    pub fn rule(&self, id: &str) -> Option<&Rule> {
+        self.by_id.get(id).and_then(|&i| self.rules.get(i))
+    }
+
+    /// Builds the action for rule `id` matched on `span` of the input, touching `target`.
+    ///
+    /// An id missing from the catalogue is a programming error; it yields an `unknown` action with verdict
+    /// `ask` rather than a panic, so that the mistake fails closed.
+    pub fn action(&self, id: &str, kind: RequestKind, target: impl Into<String>, span: Option<Span>) -> Action {
+        let target = target.into();
+        match self.rule(id) {
+            Some(rule) => Action {
+                kind,
+                target,
+                effect: rule.effect,
+                reversibility: rule.reversibility,
+                blast_radius: rule.blast_radius,
+                environment: None,
+                severity: rule.verdict,
+                evidence: Evidence {
+                    rule: rule.id.clone(),
+                    name: rule.name.clone(),
+                    message: rule.why.clone(),
+                    span,
+                },
+            },
+            None => Action {
+                kind,
+                target,
+                effect: Effect::Unknown,
+                reversibility: Reversibility::Irreversible,
+                blast_radius: BlastRadius::Resource,
+                environment: None,
+                severity: Verdict::Ask,
+                evidence: Evidence {
+                    rule: id.to_string(),
+                    name: "missing-rule".to_string(),
+                    message: format!("internal: catalogue rule `{id}` is missing; asking to be safe"),
+                    span,
+                },
+            },
+        }
+    }
+}

@@ -1,0 +1,311 @@
+//! The Cedar policy: the default `policies/default.cedar`, validated against `policies/airlock.cedarschema`,
+//! plus an optional user policy whose rules replace defaults with the same `@id` or add to them.
+//!
+//! One Cedar request is made per action (principal `Airlock::Agent`, action `Airlock::Action::"<kind>"`,
+//! resource `Airlock::Target`, the action's facts as context). Every policy carries `@id`, `@verdict`
+//! (`allow` on a `permit`, `ask` or `deny` on a `forbid`) and `@reason`; `@mitigation` is optional.
+//! A user `permit` with `@verdict("allow")` that matches an action lets it through even where a default
+//! `forbid` matches (user exceptions are evaluated first, in their own policy set).
+
+use std::collections::BTreeSet;
+use std::str::FromStr;
+
+use cedar_policy::{
+    Authorizer, Context, Decision as CedarDecision, Entities, EntityId, EntityTypeName, EntityUid, PolicyId,
+    PolicySet, Request as CedarRequest, RestrictedExpression, Schema, ValidationMode, Validator,
+};
+
+use crate::action::{Action, Verdict};
+use crate::decision::{Decision, Mitigation, Reason};
+use crate::error::EngineError;
+use crate::request::Envelope;
+
+/// The default policy text.
+pub const DEFAULT_POLICY: &str = include_str!("../../../policies/default.cedar");
+/// The schema every policy is validated against.
+pub const SCHEMA: &str = include_str!("../../../policies/airlock.cedarschema");
+
+/// The `@id` used for decisions the engine takes without consulting a policy rule.
+const NO_POLICY: &str = "none";
+
+/// A loaded, validated policy.
+#[derive(Debug, Clone)]
+pub struct Policy {
+    /// Default rules (minus those a user rule replaced) and the user's `forbid` rules.
+    rules: PolicySet,
+    /// The user's `permit` exceptions.
+    exceptions: PolicySet,
+    action_type: Option<EntityTypeName>,
+    agent_type: Option<EntityTypeName>,
+    target_type: Option<EntityTypeName>,
+}
+
+/// A policy rule as a person reads it: id, verdict, reason.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RuleInfo {
+    /// `@id`.
+    pub id: String,
+    /// `@verdict`.
+    pub verdict: Verdict,
+    /// `@reason`.
+    pub reason: String,
+    /// `@mitigation`.
+    pub mitigation: Mitigation,
+}
+
+impl Policy {
+    /// The default policy only. The embedded default is validated by the test suite and by
+    /// `airlock policy check`; here it is only parsed, to keep engine start-up fast.
+    pub fn default_policy() -> Result<Self, EngineError> {
+        let rules = parse_checked("default.cedar", DEFAULT_POLICY, "default")?;
+        Self::assemble(rules, PolicySet::new())
+    }
+
+    /// The default policy with a user policy layered on top. The user policy is parsed and validated
+    /// against the schema; any error refuses to load (fail closed).
+    pub fn with_user_policy(source_name: &str, text: &str) -> Result<Self, EngineError> {
+        let defaults = parse_checked("default.cedar", DEFAULT_POLICY, "default")?;
+        let user = parse_checked(source_name, text, "user")?;
+        validate(source_name, &user)?;
+        let replaced: BTreeSet<String> =
+            user.policies().filter_map(|p| p.annotation("id")).map(str::to_string).collect();
+        let mut rules = PolicySet::new();
+        let mut exceptions = PolicySet::new();
+        for policy in defaults.policies() {
+            if policy.annotation("id").is_some_and(|id| !replaced.contains(id)) {
+                add(&mut rules, policy.clone(), source_name)?;
+            }
+        }
+        for policy in user.policies() {
+            match policy.effect() {
+                cedar_policy::Effect::Permit => add(&mut exceptions, policy.clone(), source_name)?,
+                cedar_policy::Effect::Forbid => add(&mut rules, policy.clone(), source_name)?,
+            }
+        }
+        if rules.policies().all(|p| p.effect() != cedar_policy::Effect::Permit) {
+            // Keep the baseline permit even if the user replaced it: with no permit at all, Cedar would
+            // deny everything silently. A user who wants that writes a forbid.
+            let baseline = defaults.policies().find(|p| p.effect() == cedar_policy::Effect::Permit);
+            if let Some(baseline) = baseline {
+                add(&mut rules, baseline.new_id(PolicyId::new("baseline")), source_name)?;
+            }
+        }
+        Self::assemble(rules, exceptions)
+    }
+
+    /// Parses, checks conventions and validates a policy text against the schema, as `airlock policy check`
+    /// does. Returns the number of rules.
+    pub fn check(source_name: &str, text: &str) -> Result<usize, EngineError> {
+        let set = parse_checked(source_name, text, "checked")?;
+        validate(source_name, &set)?;
+        Ok(set.policies().count())
+    }
+
+    fn assemble(rules: PolicySet, exceptions: PolicySet) -> Result<Self, EngineError> {
+        Ok(Self {
+            rules,
+            exceptions,
+            action_type: EntityTypeName::from_str("Airlock::Action").ok(),
+            agent_type: EntityTypeName::from_str("Airlock::Agent").ok(),
+            target_type: EntityTypeName::from_str("Airlock::Target").ok(),
+        })
+    }
+
+    /// Every rule in force: exceptions first, then the rules.
+    pub fn rules(&self) -> Vec<RuleInfo> {
+        self.exceptions.policies().chain(self.rules.policies()).map(rule_info).collect()
+    }
+
+    /// Decides on the actions classified from `envelope`: the strictest verdict over all actions.
+    pub fn decide(&self, envelope: &Envelope, actions: Vec<Action>) -> Decision {
+        let mut verdict = Verdict::Allow;
+        let mut mitigation = Mitigation::None;
+        let mut reasons: Vec<(Verdict, Reason)> = Vec::new();
+        for action in &actions {
+            let judged = self.judge(envelope, action);
+            let Some((action_verdict, rule)) = judged else {
+                // INVARIANT: an action the policy could not be evaluated on is held, never allowed.
+                verdict = verdict.max(Verdict::Ask);
+                reasons.push((Verdict::Ask, reason(action, NO_POLICY, "the policy could not be evaluated on this action")));
+                continue;
+            };
+            if action_verdict > Verdict::Allow {
+                reasons.push((action_verdict, reason(action, &rule.id, &rule.reason)));
+                mitigation = mitigation.max(rule.mitigation);
+            }
+            verdict = verdict.max(action_verdict);
+        }
+        // The strictest reasons first; within a verdict, the order the actions were found.
+        reasons.sort_by_key(|(v, _)| std::cmp::Reverse(*v));
+        let reasons = reasons.into_iter().map(|(_, r)| r).collect();
+        if verdict == Verdict::Deny {
+            mitigation = Mitigation::None;
+        }
+        Decision { verdict, reasons, actions, mitigation }
+    }
+
+    /// The verdict for one action and the policy rule that gave it; `None` if Cedar could not evaluate.
+    fn judge(&self, envelope: &Envelope, action: &Action) -> Option<(Verdict, RuleInfo)> {
+        let request = self.cedar_request(envelope, action)?;
+        let authorizer = Authorizer::new();
+        let entities = Entities::empty();
+        if !self.exceptions.is_empty() {
+            let response = authorizer.is_authorized(&request, &self.exceptions, &entities);
+            if response.decision() == CedarDecision::Allow {
+                let id = response.diagnostics().reason().next()?;
+                return Some((Verdict::Allow, rule_info(self.exceptions.policy(id)?)));
+            }
+        }
+        let response = authorizer.is_authorized(&request, &self.rules, &entities);
+        if response.diagnostics().errors().next().is_some() {
+            return None;
+        }
+        let mut best: Option<RuleInfo> = None;
+        for id in response.diagnostics().reason() {
+            let info = rule_info(self.rules.policy(id)?);
+            if best.as_ref().is_none_or(|b| info.verdict > b.verdict) {
+                best = Some(info);
+            }
+        }
+        let best = best?;
+        match response.decision() {
+            CedarDecision::Allow => Some((Verdict::Allow, best)),
+            CedarDecision::Deny => Some((best.verdict.max(Verdict::Ask), best)),
+        }
+    }
+
+    fn cedar_request(&self, envelope: &Envelope, action: &Action) -> Option<CedarRequest> {
+        let agent = envelope.context.agent.as_deref().unwrap_or("unknown");
+        let principal = EntityUid::from_type_name_and_id(self.agent_type.clone()?, EntityId::new(agent));
+        let cedar_action =
+            EntityUid::from_type_name_and_id(self.action_type.clone()?, EntityId::new(action.kind.as_str()));
+        let resource =
+            EntityUid::from_type_name_and_id(self.target_type.clone()?, EntityId::new(&action.target));
+        let environment = action
+            .environment
+            .as_deref()
+            .or(envelope.context.environment.as_deref())
+            .unwrap_or("unknown");
+        let family = action.evidence.rule.trim_end_matches(|c: char| c.is_ascii_digit());
+        let s = |v: &str| RestrictedExpression::new_string(v.to_string());
+        let context = Context::from_pairs([
+            ("kind".to_string(), s(action.kind.as_str())),
+            ("request_kind".to_string(), s(envelope.request.kind().as_str())),
+            ("effect".to_string(), s(action.effect.as_str())),
+            ("reversibility".to_string(), s(action.reversibility.as_str())),
+            ("blast_radius".to_string(), s(action.blast_radius.as_str())),
+            ("environment".to_string(), s(environment)),
+            ("severity".to_string(), s(action.severity.as_str())),
+            ("rule".to_string(), s(&action.evidence.rule)),
+            ("rule_name".to_string(), s(&action.evidence.name)),
+            ("family".to_string(), s(family)),
+            ("target".to_string(), s(&action.target)),
+            ("agent".to_string(), s(agent)),
+        ])
+        .ok()?;
+        CedarRequest::new(principal, cedar_action, resource, context, None).ok()
+    }
+}
+
+/// Validates `set` against the schema in strict mode.
+fn validate(source_name: &str, set: &PolicySet) -> Result<(), EngineError> {
+    let invalid = |message: String| EngineError::PolicyInvalid { source_name: source_name.to_string(), message };
+    let (schema, _warnings) = Schema::from_cedarschema_str(SCHEMA).map_err(|e| invalid(format!("schema: {e}")))?;
+    let result = Validator::new(schema).validate(set, ValidationMode::Strict);
+    if let Some(first) = result.validation_errors().next() {
+        let count = result.validation_errors().count();
+        return Err(invalid(format!("{first} ({count} validation error(s) in all)")));
+    }
+    Ok(())
+}
+
+/// Parses a policy text, gives every rule a unique Cedar id (`<prefix>:<@id>`), and checks airlock's
+/// conventions: `@id`, `@verdict` and `@reason` on every rule, `allow` only on `permit`, `ask`/`deny`
+/// only on `forbid`, a valid `@mitigation`, no `@id` twice, no templates.
+fn parse_checked(source_name: &str, text: &str, prefix: &str) -> Result<PolicySet, EngineError> {
+    let parsed = PolicySet::from_str(text)
+        .map_err(|e| EngineError::PolicyParse { source_name: source_name.to_string(), message: e.to_string() })?;
+    let invalid = |message: String| EngineError::PolicyInvalid { source_name: source_name.to_string(), message };
+    if parsed.templates().next().is_some() {
+        return Err(invalid("templates are not supported; write plain rules".to_string()));
+    }
+    let mut out = PolicySet::new();
+    let mut seen = BTreeSet::new();
+    for policy in parsed.policies() {
+        let Some(id) = policy.annotation("id") else {
+            return Err(invalid(format!("a rule has no @id: `{}`", first_line(&policy.to_string()))));
+        };
+        if !seen.insert(id.to_string()) {
+            return Err(invalid(format!("@id(\"{id}\") is used twice")));
+        }
+        let verdict = match policy.annotation("verdict") {
+            Some("allow") => Verdict::Allow,
+            Some("ask") => Verdict::Ask,
+            Some("deny") => Verdict::Deny,
+            Some(other) => return Err(invalid(format!("rule `{id}`: @verdict(\"{other}\") must be allow, ask or deny"))),
+            None => return Err(invalid(format!("rule `{id}` has no @verdict"))),
+        };
+        let is_permit = policy.effect() == cedar_policy::Effect::Permit;
+        if is_permit != (verdict == Verdict::Allow) {
+            return Err(invalid(format!(
+                "rule `{id}`: a permit must have @verdict(\"allow\") and a forbid @verdict(\"ask\") or @verdict(\"deny\")"
+            )));
+        }
+        if policy.annotation("reason").is_none_or(str::is_empty) {
+            return Err(invalid(format!("rule `{id}` has no @reason")));
+        }
+        if let Some(m) = policy.annotation("mitigation") {
+            if parse_mitigation(m).is_none() {
+                return Err(invalid(format!(
+                    "rule `{id}`: @mitigation(\"{m}\") must be none, snapshot, soft_delete or defer"
+                )));
+            }
+        }
+        out.add(policy.new_id(PolicyId::new(format!("{prefix}:{id}"))))
+            .map_err(|e| invalid(e.to_string()))?;
+    }
+    Ok(out)
+}
+
+fn add(set: &mut PolicySet, policy: cedar_policy::Policy, source_name: &str) -> Result<(), EngineError> {
+    set.add(policy).map_err(|e| EngineError::PolicyInvalid { source_name: source_name.to_string(), message: e.to_string() })
+}
+
+fn first_line(text: &str) -> &str {
+    text.lines().find(|l| !l.trim().is_empty() && !l.trim_start().starts_with('@')).unwrap_or(text).trim()
+}
+
+fn parse_mitigation(text: &str) -> Option<Mitigation> {
+    match text {
+        "none" => Some(Mitigation::None),
+        "snapshot" => Some(Mitigation::Snapshot),
+        "soft_delete" => Some(Mitigation::SoftDelete),
+        "defer" => Some(Mitigation::Defer),
+        _ => None,
+    }
+}
+
+fn rule_info(policy: &cedar_policy::Policy) -> RuleInfo {
+    let verdict = match policy.annotation("verdict") {
+        Some("allow") => Verdict::Allow,
+        Some("deny") => Verdict::Deny,
+        // INVARIANT: conventions are checked at load; anything else is treated as ask.
+        _ => Verdict::Ask,
+    };
+    RuleInfo {
+        id: policy.annotation("id").unwrap_or(NO_POLICY).to_string(),
+        verdict,
+        reason: policy.annotation("reason").unwrap_or_default().to_string(),
+        mitigation: policy.annotation("mitigation").and_then(parse_mitigation).unwrap_or_default(),
+    }
+}
+
+fn reason(action: &Action, policy: &str, policy_reason: &str) -> Reason {
+    let evidence = &action.evidence;
+    Reason {
+        rule: evidence.rule.clone(),
+        policy: policy.to_string(),
+        message: format!("{} on {}: {} [policy {policy}: {policy_reason}]", evidence.name, action.target, evidence.message),
+        span: evidence.span,
+    }
+}
