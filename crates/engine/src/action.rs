@@ -149,6 +149,9 @@ pub struct Evidence {
     pub rule: String,
     /// Catalogue rule name, e.g. `rm-recursive`.
     pub name: String,
+    /// Catalogue family (the file the rule is in), e.g. `git`.
+    #[serde(default)]
+    pub family: String,
     /// The rule's reason, for a person.
     pub message: String,
     /// Where in the input the rule matched.

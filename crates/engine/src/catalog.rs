@@ -156,6 +156,7 @@ impl Catalog {
                 evidence: Evidence {
                     rule: rule.id.clone(),
                     name: rule.name.clone(),
+                    family: rule.family.clone(),
                     message: rule.why.clone(),
                     span,
                 },
@@ -171,10 +172,78 @@ impl Catalog {
                 evidence: Evidence {
                     rule: id.to_string(),
                     name: "missing-rule".to_string(),
+                    family: "engine".to_string(),
                     message: format!("internal: catalogue rule `{id}` is missing; asking to be safe"),
                     span,
                 },
             },
         }
     }
+}
+
+/// Reads a catalogue example written in the format of its file's `kind` (see the module doc) as a request.
+pub fn example_request(kind: RequestKind, text: &str) -> Result<crate::request::Request, String> {
+    use crate::request::{FileOp, FileRequest, HttpRequest, McpRequest, Request, ShellRequest, SqlDialect, SqlRequest};
+    let (first, rest) = match text.split_once('\n') {
+        Some((first, rest)) => (first, Some(rest)),
+        None => (text, None),
+    };
+    match kind {
+        RequestKind::Shell => Ok(Request::Shell(ShellRequest { command: text.to_string(), shell: None })),
+        RequestKind::Sql => {
+            let dialects = [
+                ("postgres:", SqlDialect::Postgres),
+                ("mysql:", SqlDialect::Mysql),
+                ("sqlite:", SqlDialect::Sqlite),
+                ("generic:", SqlDialect::Generic),
+            ];
+            for (prefix, dialect) in dialects {
+                if let Some(sql) = text.strip_prefix(prefix) {
+                    return Ok(Request::Sql(SqlRequest { dialect, sql: sql.trim_start().to_string() }));
+                }
+            }
+            Ok(Request::Sql(SqlRequest { dialect: SqlDialect::Generic, sql: text.to_string() }))
+        }
+        RequestKind::Http => {
+            let (method, url) = first.split_once(' ').ok_or("an http example is `METHOD URL`, then the body")?;
+            Ok(Request::Http(HttpRequest {
+                method: method.to_string(),
+                url: url.trim().to_string(),
+                headers: BTreeMap::new(),
+                body: rest.map(str::to_string),
+            }))
+        }
+        RequestKind::Mcp => {
+            let mut parts = text.splitn(3, ' ');
+            let (Some(server), Some(tool)) = (parts.next(), parts.next()) else {
+                return Err("an mcp example is `SERVER TOOL {json}`".to_string());
+            };
+            let arguments = match parts.next() {
+                Some(json) => serde_json::from_str(json).map_err(|e| format!("mcp example arguments: {e}"))?,
+                None => serde_json::Value::Object(serde_json::Map::new()),
+            };
+            Ok(Request::Mcp(McpRequest { server: server.to_string(), tool: tool.to_string(), arguments }))
+        }
+        RequestKind::File => {
+            let (op, path) = first.split_once(' ').ok_or("a file example is `OP PATH`, then the content")?;
+            let op = match op {
+                "write" => FileOp::Write,
+                "edit" => FileOp::Edit,
+                "delete" => FileOp::Delete,
+                other => return Err(format!("file example op `{other}` is not write, edit or delete")),
+            };
+            Ok(Request::File(FileRequest { op, path: path.to_string(), content: rest.map(str::to_string) }))
+        }
+    }
+}
+
+/// The `kind` of each embedded family, for reading its examples.
+pub fn family_kinds() -> Result<BTreeMap<String, RequestKind>, EngineError> {
+    let mut kinds = BTreeMap::new();
+    for (family, text) in EMBEDDED {
+        let file: CatalogFile = toml::from_str(text)
+            .map_err(|err| EngineError::Catalog { family: family.to_string(), message: err.to_string() })?;
+        kinds.insert(file.family, file.kind);
+    }
+    Ok(kinds)
 }

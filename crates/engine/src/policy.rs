@@ -186,7 +186,6 @@ impl Policy {
             .as_deref()
             .or(envelope.context.environment.as_deref())
             .unwrap_or("unknown");
-        let family = action.evidence.rule.trim_end_matches(|c: char| c.is_ascii_digit());
         let s = |v: &str| RestrictedExpression::new_string(v.to_string());
         let context = Context::from_pairs([
             ("kind".to_string(), s(action.kind.as_str())),
@@ -198,7 +197,7 @@ impl Policy {
             ("severity".to_string(), s(action.severity.as_str())),
             ("rule".to_string(), s(&action.evidence.rule)),
             ("rule_name".to_string(), s(&action.evidence.name)),
-            ("family".to_string(), s(family)),
+            ("family".to_string(), s(&action.evidence.family)),
             ("target".to_string(), s(&action.target)),
             ("agent".to_string(), s(agent)),
         ])
@@ -307,5 +306,113 @@ fn reason(action: &Action, policy: &str, policy_reason: &str) -> Reason {
         policy: policy.to_string(),
         message: format!("{} on {}: {} [policy {policy}: {policy_reason}]", evidence.name, action.target, evidence.message),
         span: evidence.span,
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
+mod tests {
+    use super::*;
+    use crate::action::{BlastRadius, Effect, Evidence, Reversibility};
+    use crate::request::{Request, RequestKind, ShellRequest};
+
+    fn action(effect: Effect, severity: Verdict, blast: BlastRadius, environment: Option<&str>) -> Action {
+        Action {
+            kind: RequestKind::Shell,
+            target: "t".to_string(),
+            effect,
+            reversibility: Reversibility::Irreversible,
+            blast_radius: blast,
+            environment: environment.map(str::to_string),
+            severity,
+            evidence: Evidence { rule: "TST001".into(), name: "test".into(), family: "test".into(), message: "because".into(), span: None },
+        }
+    }
+
+    fn envelope() -> Envelope {
+        Envelope::new(Request::Shell(ShellRequest { command: "x".into(), shell: None }))
+    }
+
+    #[test]
+    fn default_policy_validates_against_the_schema() {
+        assert!(Policy::check("default.cedar", DEFAULT_POLICY).unwrap() >= 10);
+    }
+
+    #[test]
+    fn no_actions_is_allow_and_the_strictest_action_wins() {
+        let policy = Policy::default_policy().unwrap();
+        assert_eq!(policy.decide(&envelope(), vec![]).verdict, Verdict::Allow);
+        let ask = action(Effect::Delete, Verdict::Ask, BlastRadius::Resource, None);
+        let d = policy.decide(&envelope(), vec![ask.clone()]);
+        assert_eq!(d.verdict, Verdict::Ask);
+        assert_eq!(d.reasons[0].policy, "local-delete-needs-approval");
+        assert_eq!(d.mitigation, Mitigation::Snapshot);
+        let deny = action(Effect::Delete, Verdict::Deny, BlastRadius::Resource, None);
+        let d = policy.decide(&envelope(), vec![ask, deny]);
+        assert_eq!(d.verdict, Verdict::Deny);
+        assert_eq!(d.reasons[0].policy, "catalogue-deny", "deny reasons come first");
+        assert_eq!(d.mitigation, Mitigation::None);
+    }
+
+    #[test]
+    fn production_project_delete_is_denied_but_staging_is_held() {
+        let policy = Policy::default_policy().unwrap();
+        let prod = action(Effect::Delete, Verdict::Ask, BlastRadius::Project, Some("production"));
+        assert_eq!(policy.decide(&envelope(), vec![prod]).verdict, Verdict::Deny);
+        let staging = action(Effect::Delete, Verdict::Ask, BlastRadius::Project, Some("staging"));
+        assert_eq!(policy.decide(&envelope(), vec![staging]).verdict, Verdict::Ask);
+    }
+
+    #[test]
+    fn unknown_effect_is_held() {
+        let policy = Policy::default_policy().unwrap();
+        let unknown = action(Effect::Unknown, Verdict::Ask, BlastRadius::Resource, None);
+        assert_eq!(policy.decide(&envelope(), vec![unknown]).verdict, Verdict::Ask);
+    }
+
+    #[test]
+    fn user_rule_replaces_a_default_by_id_and_exceptions_allow() {
+        let user = r#"
+            @id("local-delete-needs-approval")
+            @verdict("ask")
+            @reason("off")
+            forbid (principal, action, resource) when { false };
+            @id("tests-may-clean")
+            @verdict("allow")
+            @reason("the test agent may delete local scratch files")
+            permit (principal == Airlock::Agent::"tester", action == Airlock::Action::"shell", resource)
+            when { context.effect == "delete" && context.severity == "ask" };
+        "#;
+        let policy = Policy::with_user_policy("user.cedar", user).unwrap();
+        let ask = action(Effect::Delete, Verdict::Ask, BlastRadius::Resource, None);
+        let d = policy.decide(&envelope(), vec![ask.clone()]);
+        assert_eq!(d.reasons[0].policy, "catalogue-ask", "the replaced rule no longer fires");
+        let mut tester = envelope();
+        tester.context.agent = Some("tester".into());
+        assert_eq!(policy.decide(&tester, vec![ask]).verdict, Verdict::Allow);
+    }
+
+    #[test]
+    fn bad_user_policies_refuse_to_load_with_a_clear_message() {
+        let cases = [
+            ("forbid (principal, action, resource", "does not parse"),
+            ("@verdict(\"ask\") @reason(\"r\") forbid (principal, action, resource);", "has no @id"),
+            ("@id(\"x\") @verdict(\"maybe\") @reason(\"r\") forbid (principal, action, resource);", "must be allow, ask or deny"),
+            ("@id(\"x\") @verdict(\"allow\") @reason(\"r\") forbid (principal, action, resource);", "a permit must have"),
+            ("@id(\"x\") @verdict(\"ask\") forbid (principal, action, resource);", "has no @reason"),
+            (
+                "@id(\"x\") @verdict(\"ask\") @reason(\"r\") forbid (principal, action, resource) when { context.nope == \"a\" };",
+                "invalid",
+            ),
+            (
+                "@id(\"x\") @verdict(\"ask\") @reason(\"r\") @mitigation(\"pray\") forbid (principal, action, resource);",
+                "@mitigation",
+            ),
+        ];
+        for (text, expected) in cases {
+            let err = Policy::with_user_policy("user.cedar", text).unwrap_err().to_string();
+            assert!(err.contains(expected), "policy {text:?}: error {err:?} should mention {expected:?}");
+            assert!(err.contains("user.cedar"), "error names the file: {err}");
+        }
     }
 }
