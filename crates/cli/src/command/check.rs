@@ -146,10 +146,15 @@ fn run_jsonl(engine: &Engine, source: &str) -> anyhow::Result<i32> {
             continue;
         }
         let value = decide_line(engine, &line, index + 1);
-        writeln!(out, "{value}")?;
+        match writeln!(out, "{value}") {
+            Err(err) if err.kind() == std::io::ErrorKind::BrokenPipe => return Ok(0),
+            other => other?,
+        }
     }
-    out.flush()?;
-    Ok(0)
+    match out.flush() {
+        Err(err) if err.kind() == std::io::ErrorKind::BrokenPipe => Ok(0),
+        other => Ok(other.map(|()| 0)?),
+    }
 }
 
 fn decide_line(engine: &Engine, line: &[u8], line_number: usize) -> serde_json::Value {
