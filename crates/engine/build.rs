@@ -1,6 +1,9 @@
 //! Embeds every `catalog/*.toml` file into the engine (the engine itself does no I/O): writes
 //! `$OUT_DIR/catalog_files.rs`, a sorted list of `(family, contents)` pairs.
-#![allow(clippy::disallowed_methods, reason = "a build script reads the catalogue directory and writes OUT_DIR")]
+#![allow(
+    clippy::disallowed_methods,
+    reason = "a build script reads the catalogue directory and writes OUT_DIR"
+)]
 
 use std::{env, fs, path::PathBuf};
 
@@ -15,8 +18,14 @@ fn main() {
     let mut out = String::from("&[\n");
     for path in &files {
         println!("cargo:rerun-if-changed={}", path.display());
-        let family = path.file_stem().and_then(|s| s.to_str()).unwrap_or_default();
-        out.push_str(&format!("    ({family:?}, include_str!({:?})),\n", path.display().to_string()));
+        let family = path
+            .file_stem()
+            .and_then(|s| s.to_str())
+            .unwrap_or_default();
+        out.push_str(&format!(
+            "    ({family:?}, include_str!({:?})),\n",
+            path.display().to_string()
+        ));
     }
     out.push_str("]\n");
     let out_dir = PathBuf::from(env::var_os("OUT_DIR").unwrap_or_default());

@@ -21,12 +21,18 @@ pub struct Span {
 impl Span {
     /// A span from `start` to `end`.
     pub fn new(start: usize, end: usize) -> Self {
-        Self { start, end: end.max(start) }
+        Self {
+            start,
+            end: end.max(start),
+        }
     }
 
     /// This span moved right by `offset` bytes.
     pub fn shifted(self, offset: usize) -> Self {
-        Self::new(self.start.saturating_add(offset), self.end.saturating_add(offset))
+        Self::new(
+            self.start.saturating_add(offset),
+            self.end.saturating_add(offset),
+        )
     }
 
     /// The text this span covers in `input`, if it lies on character boundaries inside it.

@@ -17,7 +17,9 @@ use std::collections::BTreeMap;
 use serde::Deserialize;
 
 use crate::action::{Action, BlastRadius, Effect, Evidence, Reversibility, Span, Verdict};
-use crate::classify::{graphql::GraphqlPattern, http::HttpPattern, mcp::McpPattern, shell_cli::ShellPattern};
+use crate::classify::{
+    graphql::GraphqlPattern, http::HttpPattern, mcp::McpPattern, shell_cli::ShellPattern,
+};
 use crate::error::EngineError;
 use crate::request::RequestKind;
 
@@ -102,11 +104,15 @@ impl Catalog {
     }
 
     /// Parses catalogue files given as `(family, toml text)`. Ids must be unique across files.
-    pub fn from_files<'a>(files: impl IntoIterator<Item = (&'a str, &'a str)>) -> Result<Self, EngineError> {
+    pub fn from_files<'a>(
+        files: impl IntoIterator<Item = (&'a str, &'a str)>,
+    ) -> Result<Self, EngineError> {
         let mut catalog = Catalog::default();
         for (family, text) in files {
-            let file: CatalogFile = toml::from_str(text)
-                .map_err(|err| EngineError::Catalog { family: family.to_string(), message: err.to_string() })?;
+            let file: CatalogFile = toml::from_str(text).map_err(|err| EngineError::Catalog {
+                family: family.to_string(),
+                message: err.to_string(),
+            })?;
             if file.family != family {
                 return Err(EngineError::Catalog {
                     family: family.to_string(),
@@ -142,7 +148,13 @@ impl Catalog {
     ///
     /// An id missing from the catalogue is a programming error; it yields an `unknown` action with verdict
     /// `ask` rather than a panic, so that the mistake fails closed.
-    pub fn action(&self, id: &str, kind: RequestKind, target: impl Into<String>, span: Option<Span>) -> Action {
+    pub fn action(
+        &self,
+        id: &str,
+        kind: RequestKind,
+        target: impl Into<String>,
+        span: Option<Span>,
+    ) -> Action {
         let target = target.into();
         match self.rule(id) {
             Some(rule) => Action {
@@ -173,7 +185,9 @@ impl Catalog {
                     rule: id.to_string(),
                     name: "missing-rule".to_string(),
                     family: "engine".to_string(),
-                    message: format!("internal: catalogue rule `{id}` is missing; asking to be safe"),
+                    message: format!(
+                        "internal: catalogue rule `{id}` is missing; asking to be safe"
+                    ),
                     span,
                 },
             },
@@ -183,13 +197,18 @@ impl Catalog {
 
 /// Reads a catalogue example written in the format of its file's `kind` (see the module doc) as a request.
 pub fn example_request(kind: RequestKind, text: &str) -> Result<crate::request::Request, String> {
-    use crate::request::{FileOp, FileRequest, HttpRequest, McpRequest, Request, ShellRequest, SqlDialect, SqlRequest};
+    use crate::request::{
+        FileOp, FileRequest, HttpRequest, McpRequest, Request, ShellRequest, SqlDialect, SqlRequest,
+    };
     let (first, rest) = match text.split_once('\n') {
         Some((first, rest)) => (first, Some(rest)),
         None => (text, None),
     };
     match kind {
-        RequestKind::Shell => Ok(Request::Shell(ShellRequest { command: text.to_string(), shell: None })),
+        RequestKind::Shell => Ok(Request::Shell(ShellRequest {
+            command: text.to_string(),
+            shell: None,
+        })),
         RequestKind::Sql => {
             let dialects = [
                 ("postgres:", SqlDialect::Postgres),
@@ -199,13 +218,21 @@ pub fn example_request(kind: RequestKind, text: &str) -> Result<crate::request::
             ];
             for (prefix, dialect) in dialects {
                 if let Some(sql) = text.strip_prefix(prefix) {
-                    return Ok(Request::Sql(SqlRequest { dialect, sql: sql.trim_start().to_string() }));
+                    return Ok(Request::Sql(SqlRequest {
+                        dialect,
+                        sql: sql.trim_start().to_string(),
+                    }));
                 }
             }
-            Ok(Request::Sql(SqlRequest { dialect: SqlDialect::Generic, sql: text.to_string() }))
+            Ok(Request::Sql(SqlRequest {
+                dialect: SqlDialect::Generic,
+                sql: text.to_string(),
+            }))
         }
         RequestKind::Http => {
-            let (method, url) = first.split_once(' ').ok_or("an http example is `METHOD URL`, then the body")?;
+            let (method, url) = first
+                .split_once(' ')
+                .ok_or("an http example is `METHOD URL`, then the body")?;
             Ok(Request::Http(HttpRequest {
                 method: method.to_string(),
                 url: url.trim().to_string(),
@@ -219,20 +246,36 @@ pub fn example_request(kind: RequestKind, text: &str) -> Result<crate::request::
                 return Err("an mcp example is `SERVER TOOL {json}`".to_string());
             };
             let arguments = match parts.next() {
-                Some(json) => serde_json::from_str(json).map_err(|e| format!("mcp example arguments: {e}"))?,
+                Some(json) => {
+                    serde_json::from_str(json).map_err(|e| format!("mcp example arguments: {e}"))?
+                }
                 None => serde_json::Value::Object(serde_json::Map::new()),
             };
-            Ok(Request::Mcp(McpRequest { server: server.to_string(), tool: tool.to_string(), arguments }))
+            Ok(Request::Mcp(McpRequest {
+                server: server.to_string(),
+                tool: tool.to_string(),
+                arguments,
+            }))
         }
         RequestKind::File => {
-            let (op, path) = first.split_once(' ').ok_or("a file example is `OP PATH`, then the content")?;
+            let (op, path) = first
+                .split_once(' ')
+                .ok_or("a file example is `OP PATH`, then the content")?;
             let op = match op {
                 "write" => FileOp::Write,
                 "edit" => FileOp::Edit,
                 "delete" => FileOp::Delete,
-                other => return Err(format!("file example op `{other}` is not write, edit or delete")),
+                other => {
+                    return Err(format!(
+                        "file example op `{other}` is not write, edit or delete"
+                    ));
+                }
             };
-            Ok(Request::File(FileRequest { op, path: path.to_string(), content: rest.map(str::to_string) }))
+            Ok(Request::File(FileRequest {
+                op,
+                path: path.to_string(),
+                content: rest.map(str::to_string),
+            }))
         }
     }
 }
@@ -241,8 +284,10 @@ pub fn example_request(kind: RequestKind, text: &str) -> Result<crate::request::
 pub fn family_kinds() -> Result<BTreeMap<String, RequestKind>, EngineError> {
     let mut kinds = BTreeMap::new();
     for (family, text) in EMBEDDED {
-        let file: CatalogFile = toml::from_str(text)
-            .map_err(|err| EngineError::Catalog { family: family.to_string(), message: err.to_string() })?;
+        let file: CatalogFile = toml::from_str(text).map_err(|err| EngineError::Catalog {
+            family: family.to_string(),
+            message: err.to_string(),
+        })?;
         kinds.insert(file.family, file.kind);
     }
     Ok(kinds)

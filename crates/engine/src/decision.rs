@@ -67,8 +67,17 @@ impl Decision {
             None => self.verdict.as_str().to_string(),
             Some(first) => {
                 let more = self.reasons.len().saturating_sub(1);
-                let tail = if more > 0 { format!(" (+{more} more)") } else { String::new() };
-                format!("{}: {} {}{tail}", self.verdict.as_str(), first.rule, first.message)
+                let tail = if more > 0 {
+                    format!(" (+{more} more)")
+                } else {
+                    String::new()
+                };
+                format!(
+                    "{}: {} {}{tail}",
+                    self.verdict.as_str(),
+                    first.rule,
+                    first.message
+                )
             }
         }
     }

@@ -27,7 +27,10 @@ pub use catalog::Catalog;
 pub use decision::{Decision, Mitigation, Reason};
 pub use error::EngineError;
 pub use policy::Policy;
-pub use request::{Context, Envelope, FileOp, FileRequest, HttpRequest, McpRequest, Request, RequestKind, ShellRequest, SqlDialect, SqlRequest};
+pub use request::{
+    Context, Envelope, FileOp, FileRequest, HttpRequest, McpRequest, Request, RequestKind,
+    ShellRequest, SqlDialect, SqlRequest,
+};
 
 use classify::Classifier;
 
@@ -41,13 +44,19 @@ pub struct Engine {
 impl Engine {
     /// The embedded catalogue and the default policy.
     pub fn new() -> Result<Self, EngineError> {
-        Ok(Self { catalog: Catalog::embedded()?, policy: Policy::default_policy()? })
+        Ok(Self {
+            catalog: Catalog::embedded()?,
+            policy: Policy::default_policy()?,
+        })
     }
 
     /// The embedded catalogue, the default policy, and a user policy (`source_name` names it in errors)
     /// whose rules add to or override the defaults.
     pub fn with_user_policy(source_name: &str, user_policy: &str) -> Result<Self, EngineError> {
-        Ok(Self { catalog: Catalog::embedded()?, policy: Policy::with_user_policy(source_name, user_policy)? })
+        Ok(Self {
+            catalog: Catalog::embedded()?,
+            policy: Policy::with_user_policy(source_name, user_policy)?,
+        })
     }
 
     /// The loaded catalogue.
@@ -62,7 +71,8 @@ impl Engine {
 
     /// What the request would do.
     pub fn classify(&self, envelope: &Envelope) -> Vec<Action> {
-        Classifier::new(&self.catalog, envelope.context.environment.as_deref()).classify(&envelope.request)
+        Classifier::new(&self.catalog, envelope.context.environment.as_deref())
+            .classify(&envelope.request)
     }
 
     /// Classifies the request and decides under the policy.

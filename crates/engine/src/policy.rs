@@ -11,8 +11,9 @@ use std::collections::BTreeSet;
 use std::str::FromStr;
 
 use cedar_policy::{
-    Authorizer, Context, Decision as CedarDecision, Entities, EntityId, EntityTypeName, EntityUid, PolicyId,
-    PolicySet, Request as CedarRequest, RestrictedExpression, Schema, ValidationMode, Validator,
+    Authorizer, Context, Decision as CedarDecision, Entities, EntityId, EntityTypeName, EntityUid,
+    PolicyId, PolicySet, Request as CedarRequest, RestrictedExpression, Schema, ValidationMode,
+    Validator,
 };
 
 use crate::action::{Action, Verdict};
@@ -67,12 +68,18 @@ impl Policy {
         let defaults = parse_checked("default.cedar", DEFAULT_POLICY, "default")?;
         let user = parse_checked(source_name, text, "user")?;
         validate(source_name, &user)?;
-        let replaced: BTreeSet<String> =
-            user.policies().filter_map(|p| p.annotation("id")).map(str::to_string).collect();
+        let replaced: BTreeSet<String> = user
+            .policies()
+            .filter_map(|p| p.annotation("id"))
+            .map(str::to_string)
+            .collect();
         let mut rules = PolicySet::new();
         let mut exceptions = PolicySet::new();
         for policy in defaults.policies() {
-            if policy.annotation("id").is_some_and(|id| !replaced.contains(id)) {
+            if policy
+                .annotation("id")
+                .is_some_and(|id| !replaced.contains(id))
+            {
                 add(&mut rules, policy.clone(), source_name)?;
             }
         }
@@ -82,12 +89,21 @@ impl Policy {
                 cedar_policy::Effect::Forbid => add(&mut rules, policy.clone(), source_name)?,
             }
         }
-        if rules.policies().all(|p| p.effect() != cedar_policy::Effect::Permit) {
+        if rules
+            .policies()
+            .all(|p| p.effect() != cedar_policy::Effect::Permit)
+        {
             // Keep the baseline permit even if the user replaced it: with no permit at all, Cedar would
             // deny everything silently. A user who wants that writes a forbid.
-            let baseline = defaults.policies().find(|p| p.effect() == cedar_policy::Effect::Permit);
+            let baseline = defaults
+                .policies()
+                .find(|p| p.effect() == cedar_policy::Effect::Permit);
             if let Some(baseline) = baseline {
-                add(&mut rules, baseline.new_id(PolicyId::new("baseline")), source_name)?;
+                add(
+                    &mut rules,
+                    baseline.new_id(PolicyId::new("baseline")),
+                    source_name,
+                )?;
             }
         }
         Self::assemble(rules, exceptions)
@@ -113,7 +129,11 @@ impl Policy {
 
     /// Every rule in force: exceptions first, then the rules.
     pub fn rules(&self) -> Vec<RuleInfo> {
-        self.exceptions.policies().chain(self.rules.policies()).map(rule_info).collect()
+        self.exceptions
+            .policies()
+            .chain(self.rules.policies())
+            .map(rule_info)
+            .collect()
     }
 
     /// Decides on the actions classified from `envelope`: the strictest verdict over all actions.
@@ -126,7 +146,14 @@ impl Policy {
             let Some((action_verdict, rule)) = judged else {
                 // INVARIANT: an action the policy could not be evaluated on is held, never allowed.
                 verdict = verdict.max(Verdict::Ask);
-                reasons.push((Verdict::Ask, reason(action, NO_POLICY, "the policy could not be evaluated on this action")));
+                reasons.push((
+                    Verdict::Ask,
+                    reason(
+                        action,
+                        NO_POLICY,
+                        "the policy could not be evaluated on this action",
+                    ),
+                ));
                 continue;
             };
             if action_verdict > Verdict::Allow {
@@ -141,7 +168,12 @@ impl Policy {
         if verdict == Verdict::Deny {
             mitigation = Mitigation::None;
         }
-        Decision { verdict, reasons, actions, mitigation }
+        Decision {
+            verdict,
+            reasons,
+            actions,
+            mitigation,
+        }
     }
 
     /// The verdict for one action and the policy rule that gave it; `None` if Cedar could not evaluate.
@@ -176,11 +208,16 @@ impl Policy {
 
     fn cedar_request(&self, envelope: &Envelope, action: &Action) -> Option<CedarRequest> {
         let agent = envelope.context.agent.as_deref().unwrap_or("unknown");
-        let principal = EntityUid::from_type_name_and_id(self.agent_type.clone()?, EntityId::new(agent));
-        let cedar_action =
-            EntityUid::from_type_name_and_id(self.action_type.clone()?, EntityId::new(action.kind.as_str()));
-        let resource =
-            EntityUid::from_type_name_and_id(self.target_type.clone()?, EntityId::new(&action.target));
+        let principal =
+            EntityUid::from_type_name_and_id(self.agent_type.clone()?, EntityId::new(agent));
+        let cedar_action = EntityUid::from_type_name_and_id(
+            self.action_type.clone()?,
+            EntityId::new(action.kind.as_str()),
+        );
+        let resource = EntityUid::from_type_name_and_id(
+            self.target_type.clone()?,
+            EntityId::new(&action.target),
+        );
         let environment = action
             .environment
             .as_deref()
@@ -189,9 +226,15 @@ impl Policy {
         let s = |v: &str| RestrictedExpression::new_string(v.to_string());
         let context = Context::from_pairs([
             ("kind".to_string(), s(action.kind.as_str())),
-            ("request_kind".to_string(), s(envelope.request.kind().as_str())),
+            (
+                "request_kind".to_string(),
+                s(envelope.request.kind().as_str()),
+            ),
             ("effect".to_string(), s(action.effect.as_str())),
-            ("reversibility".to_string(), s(action.reversibility.as_str())),
+            (
+                "reversibility".to_string(),
+                s(action.reversibility.as_str()),
+            ),
             ("blast_radius".to_string(), s(action.blast_radius.as_str())),
             ("environment".to_string(), s(environment)),
             ("severity".to_string(), s(action.severity.as_str())),
@@ -208,12 +251,18 @@ impl Policy {
 
 /// Validates `set` against the schema in strict mode.
 fn validate(source_name: &str, set: &PolicySet) -> Result<(), EngineError> {
-    let invalid = |message: String| EngineError::PolicyInvalid { source_name: source_name.to_string(), message };
-    let (schema, _warnings) = Schema::from_cedarschema_str(SCHEMA).map_err(|e| invalid(format!("schema: {e}")))?;
+    let invalid = |message: String| EngineError::PolicyInvalid {
+        source_name: source_name.to_string(),
+        message,
+    };
+    let (schema, _warnings) =
+        Schema::from_cedarschema_str(SCHEMA).map_err(|e| invalid(format!("schema: {e}")))?;
     let result = Validator::new(schema).validate(set, ValidationMode::Strict);
     if let Some(first) = result.validation_errors().next() {
         let count = result.validation_errors().count();
-        return Err(invalid(format!("{first} ({count} validation error(s) in all)")));
+        return Err(invalid(format!(
+            "{first} ({count} validation error(s) in all)"
+        )));
     }
     Ok(())
 }
@@ -222,17 +271,27 @@ fn validate(source_name: &str, set: &PolicySet) -> Result<(), EngineError> {
 /// conventions: `@id`, `@verdict` and `@reason` on every rule, `allow` only on `permit`, `ask`/`deny`
 /// only on `forbid`, a valid `@mitigation`, no `@id` twice, no templates.
 fn parse_checked(source_name: &str, text: &str, prefix: &str) -> Result<PolicySet, EngineError> {
-    let parsed = PolicySet::from_str(text)
-        .map_err(|e| EngineError::PolicyParse { source_name: source_name.to_string(), message: e.to_string() })?;
-    let invalid = |message: String| EngineError::PolicyInvalid { source_name: source_name.to_string(), message };
+    let parsed = PolicySet::from_str(text).map_err(|e| EngineError::PolicyParse {
+        source_name: source_name.to_string(),
+        message: e.to_string(),
+    })?;
+    let invalid = |message: String| EngineError::PolicyInvalid {
+        source_name: source_name.to_string(),
+        message,
+    };
     if parsed.templates().next().is_some() {
-        return Err(invalid("templates are not supported; write plain rules".to_string()));
+        return Err(invalid(
+            "templates are not supported; write plain rules".to_string(),
+        ));
     }
     let mut out = PolicySet::new();
     let mut seen = BTreeSet::new();
     for policy in parsed.policies() {
         let Some(id) = policy.annotation("id") else {
-            return Err(invalid(format!("a rule has no @id: `{}`", first_line(&policy.to_string()))));
+            return Err(invalid(format!(
+                "a rule has no @id: `{}`",
+                first_line(&policy.to_string())
+            )));
         };
         if !seen.insert(id.to_string()) {
             return Err(invalid(format!("@id(\"{id}\") is used twice")));
@@ -241,7 +300,11 @@ fn parse_checked(source_name: &str, text: &str, prefix: &str) -> Result<PolicySe
             Some("allow") => Verdict::Allow,
             Some("ask") => Verdict::Ask,
             Some("deny") => Verdict::Deny,
-            Some(other) => return Err(invalid(format!("rule `{id}`: @verdict(\"{other}\") must be allow, ask or deny"))),
+            Some(other) => {
+                return Err(invalid(format!(
+                    "rule `{id}`: @verdict(\"{other}\") must be allow, ask or deny"
+                )));
+            }
             None => return Err(invalid(format!("rule `{id}` has no @verdict"))),
         };
         let is_permit = policy.effect() == cedar_policy::Effect::Permit;
@@ -253,12 +316,12 @@ fn parse_checked(source_name: &str, text: &str, prefix: &str) -> Result<PolicySe
         if policy.annotation("reason").is_none_or(str::is_empty) {
             return Err(invalid(format!("rule `{id}` has no @reason")));
         }
-        if let Some(m) = policy.annotation("mitigation") {
-            if parse_mitigation(m).is_none() {
-                return Err(invalid(format!(
-                    "rule `{id}`: @mitigation(\"{m}\") must be none, snapshot, soft_delete or defer"
-                )));
-            }
+        if let Some(m) = policy.annotation("mitigation")
+            && parse_mitigation(m).is_none()
+        {
+            return Err(invalid(format!(
+                "rule `{id}`: @mitigation(\"{m}\") must be none, snapshot, soft_delete or defer"
+            )));
         }
         out.add(policy.new_id(PolicyId::new(format!("{prefix}:{id}"))))
             .map_err(|e| invalid(e.to_string()))?;
@@ -266,12 +329,22 @@ fn parse_checked(source_name: &str, text: &str, prefix: &str) -> Result<PolicySe
     Ok(out)
 }
 
-fn add(set: &mut PolicySet, policy: cedar_policy::Policy, source_name: &str) -> Result<(), EngineError> {
-    set.add(policy).map_err(|e| EngineError::PolicyInvalid { source_name: source_name.to_string(), message: e.to_string() })
+fn add(
+    set: &mut PolicySet,
+    policy: cedar_policy::Policy,
+    source_name: &str,
+) -> Result<(), EngineError> {
+    set.add(policy).map_err(|e| EngineError::PolicyInvalid {
+        source_name: source_name.to_string(),
+        message: e.to_string(),
+    })
 }
 
 fn first_line(text: &str) -> &str {
-    text.lines().find(|l| !l.trim().is_empty() && !l.trim_start().starts_with('@')).unwrap_or(text).trim()
+    text.lines()
+        .find(|l| !l.trim().is_empty() && !l.trim_start().starts_with('@'))
+        .unwrap_or(text)
+        .trim()
 }
 
 fn parse_mitigation(text: &str) -> Option<Mitigation> {
@@ -295,7 +368,10 @@ fn rule_info(policy: &cedar_policy::Policy) -> RuleInfo {
         id: policy.annotation("id").unwrap_or(NO_POLICY).to_string(),
         verdict,
         reason: policy.annotation("reason").unwrap_or_default().to_string(),
-        mitigation: policy.annotation("mitigation").and_then(parse_mitigation).unwrap_or_default(),
+        mitigation: policy
+            .annotation("mitigation")
+            .and_then(parse_mitigation)
+            .unwrap_or_default(),
     }
 }
 
@@ -304,7 +380,10 @@ fn reason(action: &Action, policy: &str, policy_reason: &str) -> Reason {
     Reason {
         rule: evidence.rule.clone(),
         policy: policy.to_string(),
-        message: format!("{} on {}: {} [policy {policy}: {policy_reason}]", evidence.name, action.target, evidence.message),
+        message: format!(
+            "{} on {}: {} [policy {policy}: {policy_reason}]",
+            evidence.name, action.target, evidence.message
+        ),
         span: evidence.span,
     }
 }
@@ -316,7 +395,12 @@ mod tests {
     use crate::action::{BlastRadius, Effect, Evidence, Reversibility};
     use crate::request::{Request, RequestKind, ShellRequest};
 
-    fn action(effect: Effect, severity: Verdict, blast: BlastRadius, environment: Option<&str>) -> Action {
+    fn action(
+        effect: Effect,
+        severity: Verdict,
+        blast: BlastRadius,
+        environment: Option<&str>,
+    ) -> Action {
         Action {
             kind: RequestKind::Shell,
             target: "t".to_string(),
@@ -325,12 +409,21 @@ mod tests {
             blast_radius: blast,
             environment: environment.map(str::to_string),
             severity,
-            evidence: Evidence { rule: "TST001".into(), name: "test".into(), family: "test".into(), message: "because".into(), span: None },
+            evidence: Evidence {
+                rule: "TST001".into(),
+                name: "test".into(),
+                family: "test".into(),
+                message: "because".into(),
+                span: None,
+            },
         }
     }
 
     fn envelope() -> Envelope {
-        Envelope::new(Request::Shell(ShellRequest { command: "x".into(), shell: None }))
+        Envelope::new(Request::Shell(ShellRequest {
+            command: "x".into(),
+            shell: None,
+        }))
     }
 
     #[test]
@@ -350,24 +443,46 @@ mod tests {
         let deny = action(Effect::Delete, Verdict::Deny, BlastRadius::Resource, None);
         let d = policy.decide(&envelope(), vec![ask, deny]);
         assert_eq!(d.verdict, Verdict::Deny);
-        assert_eq!(d.reasons[0].policy, "catalogue-deny", "deny reasons come first");
+        assert_eq!(
+            d.reasons[0].policy, "catalogue-deny",
+            "deny reasons come first"
+        );
         assert_eq!(d.mitigation, Mitigation::None);
     }
 
     #[test]
     fn production_project_delete_is_denied_but_staging_is_held() {
         let policy = Policy::default_policy().unwrap();
-        let prod = action(Effect::Delete, Verdict::Ask, BlastRadius::Project, Some("production"));
-        assert_eq!(policy.decide(&envelope(), vec![prod]).verdict, Verdict::Deny);
-        let staging = action(Effect::Delete, Verdict::Ask, BlastRadius::Project, Some("staging"));
-        assert_eq!(policy.decide(&envelope(), vec![staging]).verdict, Verdict::Ask);
+        let prod = action(
+            Effect::Delete,
+            Verdict::Ask,
+            BlastRadius::Project,
+            Some("production"),
+        );
+        assert_eq!(
+            policy.decide(&envelope(), vec![prod]).verdict,
+            Verdict::Deny
+        );
+        let staging = action(
+            Effect::Delete,
+            Verdict::Ask,
+            BlastRadius::Project,
+            Some("staging"),
+        );
+        assert_eq!(
+            policy.decide(&envelope(), vec![staging]).verdict,
+            Verdict::Ask
+        );
     }
 
     #[test]
     fn unknown_effect_is_held() {
         let policy = Policy::default_policy().unwrap();
         let unknown = action(Effect::Unknown, Verdict::Ask, BlastRadius::Resource, None);
-        assert_eq!(policy.decide(&envelope(), vec![unknown]).verdict, Verdict::Ask);
+        assert_eq!(
+            policy.decide(&envelope(), vec![unknown]).verdict,
+            Verdict::Ask
+        );
     }
 
     #[test]
@@ -386,7 +501,10 @@ mod tests {
         let policy = Policy::with_user_policy("user.cedar", user).unwrap();
         let ask = action(Effect::Delete, Verdict::Ask, BlastRadius::Resource, None);
         let d = policy.decide(&envelope(), vec![ask.clone()]);
-        assert_eq!(d.reasons[0].policy, "catalogue-ask", "the replaced rule no longer fires");
+        assert_eq!(
+            d.reasons[0].policy, "catalogue-ask",
+            "the replaced rule no longer fires"
+        );
         let mut tester = envelope();
         tester.context.agent = Some("tester".into());
         assert_eq!(policy.decide(&tester, vec![ask]).verdict, Verdict::Allow);
@@ -396,10 +514,22 @@ mod tests {
     fn bad_user_policies_refuse_to_load_with_a_clear_message() {
         let cases = [
             ("forbid (principal, action, resource", "does not parse"),
-            ("@verdict(\"ask\") @reason(\"r\") forbid (principal, action, resource);", "has no @id"),
-            ("@id(\"x\") @verdict(\"maybe\") @reason(\"r\") forbid (principal, action, resource);", "must be allow, ask or deny"),
-            ("@id(\"x\") @verdict(\"allow\") @reason(\"r\") forbid (principal, action, resource);", "a permit must have"),
-            ("@id(\"x\") @verdict(\"ask\") forbid (principal, action, resource);", "has no @reason"),
+            (
+                "@verdict(\"ask\") @reason(\"r\") forbid (principal, action, resource);",
+                "has no @id",
+            ),
+            (
+                "@id(\"x\") @verdict(\"maybe\") @reason(\"r\") forbid (principal, action, resource);",
+                "must be allow, ask or deny",
+            ),
+            (
+                "@id(\"x\") @verdict(\"allow\") @reason(\"r\") forbid (principal, action, resource);",
+                "a permit must have",
+            ),
+            (
+                "@id(\"x\") @verdict(\"ask\") forbid (principal, action, resource);",
+                "has no @reason",
+            ),
             (
                 "@id(\"x\") @verdict(\"ask\") @reason(\"r\") forbid (principal, action, resource) when { context.nope == \"a\" };",
                 "invalid",
@@ -410,8 +540,13 @@ mod tests {
             ),
         ];
         for (text, expected) in cases {
-            let err = Policy::with_user_policy("user.cedar", text).unwrap_err().to_string();
-            assert!(err.contains(expected), "policy {text:?}: error {err:?} should mention {expected:?}");
+            let err = Policy::with_user_policy("user.cedar", text)
+                .unwrap_err()
+                .to_string();
+            assert!(
+                err.contains(expected),
+                "policy {text:?}: error {err:?} should mention {expected:?}"
+            );
             assert!(err.contains("user.cedar"), "error names the file: {err}");
         }
     }

@@ -27,7 +27,11 @@ pub struct Envelope {
 impl Envelope {
     /// Wraps a request with an empty context and no id.
     pub fn new(request: Request) -> Self {
-        Self { id: None, request, context: Context::default() }
+        Self {
+            id: None,
+            request,
+            context: Context::default(),
+        }
     }
 }
 

@@ -51,16 +51,26 @@ pub fn human_text(decision: &Decision, input: Option<&str>) -> String {
     let mut out = format!("{}\n", decision.verdict.as_str().to_uppercase());
     for reason in &decision.reasons {
         out.push_str(&format!("  - [{}] {}\n", reason.rule, reason.message));
-        if let (Some(span), Some(input)) = (reason.span, input) {
-            if let Some(text) = span.text(input) {
-                if !text.is_empty() && text.len() <= 200 {
-                    out.push_str(&format!("    at {}..{}: `{}`\n", span.start, span.end, text.replace('\n', "⏎")));
-                }
-            }
+        if let (Some(span), Some(input)) = (reason.span, input)
+            && let Some(text) = span.text(input)
+            && !text.is_empty()
+            && text.len() <= 200
+        {
+            out.push_str(&format!(
+                "    at {}..{}: `{}`\n",
+                span.start,
+                span.end,
+                text.replace('\n', "⏎")
+            ));
         }
     }
-    if decision.verdict != Verdict::Allow && decision.mitigation != crate::decision::Mitigation::None {
-        out.push_str(&format!("  mitigation if approved: {}\n", decision.mitigation.as_str()));
+    if decision.verdict != Verdict::Allow
+        && decision.mitigation != crate::decision::Mitigation::None
+    {
+        out.push_str(&format!(
+            "  mitigation if approved: {}\n",
+            decision.mitigation.as_str()
+        ));
     }
     out
 }

@@ -1,5 +1,13 @@
 //! Scores the default policy on the labelled corpus (`tests/corpus/*.jsonl`): at least 98 % of `block`
 //! cases must get ask or deny, at most 3 % of `allow` cases may. Prints the misses by family.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::indexing_slicing,
+    clippy::panic,
+    clippy::string_slice,
+    reason = "tests fail by panicking"
+)]
 #![allow(clippy::disallowed_methods, reason = "tests read the corpus files")]
 
 use std::collections::BTreeMap;
@@ -16,14 +24,21 @@ struct Score {
 
 fn corpus_lines() -> Vec<(String, serde_json::Value)> {
     let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/../../tests/corpus");
-    let mut files: Vec<_> = std::fs::read_dir(dir).unwrap().map(|e| e.unwrap().path()).collect();
+    let mut files: Vec<_> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
     files.retain(|p| p.extension().is_some_and(|e| e == "jsonl"));
     files.sort();
     assert!(!files.is_empty(), "no corpus files in {dir}");
     let mut lines = Vec::new();
     for file in files {
         let name = file.file_name().unwrap().to_string_lossy().to_string();
-        for line in std::fs::read_to_string(&file).unwrap().lines().filter(|l| !l.trim().is_empty()) {
+        for line in std::fs::read_to_string(&file)
+            .unwrap()
+            .lines()
+            .filter(|l| !l.trim().is_empty())
+        {
             lines.push((name.clone(), serde_json::from_str(line).unwrap()));
         }
     }
@@ -61,7 +76,11 @@ fn default_policy_meets_the_corpus_bar() {
                 "{file} {id} expect {expect}, got {}: {} {}",
                 decision.verdict.as_str(),
                 input.chars().take(160).collect::<String>(),
-                decision.reasons.first().map(|r| r.rule.as_str()).unwrap_or("")
+                decision
+                    .reasons
+                    .first()
+                    .map(|r| r.rule.as_str())
+                    .unwrap_or("")
             ));
         }
     }
@@ -82,7 +101,18 @@ fn default_policy_meets_the_corpus_bar() {
         total.allow,
         false_positive * 100.0
     );
-    assert!(total.block > 0 && total.allow > 0, "the corpus needs both labels");
-    assert!(recall >= 0.98, "only {:.1} % of block cases were held or denied (need ≥ 98 %)", recall * 100.0);
-    assert!(false_positive <= 0.03, "{:.1} % of allow cases were held or denied (need ≤ 3 %)", false_positive * 100.0);
+    assert!(
+        total.block > 0 && total.allow > 0,
+        "the corpus needs both labels"
+    );
+    assert!(
+        recall >= 0.98,
+        "only {:.1} % of block cases were held or denied (need ≥ 98 %)",
+        recall * 100.0
+    );
+    assert!(
+        false_positive <= 0.03,
+        "{:.1} % of allow cases were held or denied (need ≤ 3 %)",
+        false_positive * 100.0
+    );
 }

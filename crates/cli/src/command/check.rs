@@ -5,11 +5,11 @@ use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::path::PathBuf;
 
-use anyhow::{Context as _, bail};
 use airlock_engine::{
-    Context, Engine, Envelope, FileOp, FileRequest, HttpRequest, McpRequest, Request, ShellRequest, SqlDialect,
-    SqlRequest, wire,
+    Context, Engine, Envelope, FileOp, FileRequest, HttpRequest, McpRequest, Request, ShellRequest,
+    SqlDialect, SqlRequest, wire,
 };
+use anyhow::{Context as _, bail};
 use clap::Args;
 
 use super::home;
@@ -73,7 +73,11 @@ pub fn run(args: CheckArgs) -> anyhow::Result<i32> {
     let envelope = Envelope {
         id: None,
         request,
-        context: Context { agent: args.agent.clone(), environment: args.environment.clone(), ..Context::default() },
+        context: Context {
+            agent: args.agent.clone(),
+            environment: args.environment.clone(),
+            ..Context::default()
+        },
     };
     let decision = engine.decide(&envelope);
     if args.json {
@@ -87,7 +91,13 @@ pub fn run(args: CheckArgs) -> anyhow::Result<i32> {
 /// Builds the request from the flags, and the text its spans refer to (if there is one).
 fn single_request(args: &CheckArgs) -> anyhow::Result<(Request, Option<String>)> {
     if let Some(command) = &args.shell {
-        return Ok((Request::Shell(ShellRequest { command: command.clone(), shell: None }), Some(command.clone())));
+        return Ok((
+            Request::Shell(ShellRequest {
+                command: command.clone(),
+                shell: None,
+            }),
+            Some(command.clone()),
+        ));
     }
     if let Some(sql) = &args.sql {
         let dialect = match args.dialect.as_str() {
@@ -96,7 +106,13 @@ fn single_request(args: &CheckArgs) -> anyhow::Result<(Request, Option<String>)>
             "sqlite" => SqlDialect::Sqlite,
             _ => SqlDialect::Generic,
         };
-        return Ok((Request::Sql(SqlRequest { dialect, sql: sql.clone() }), Some(sql.clone())));
+        return Ok((
+            Request::Sql(SqlRequest {
+                dialect,
+                sql: sql.clone(),
+            }),
+            Some(sql.clone()),
+        ));
     }
     if let Some([method, url]) = args.http.as_deref() {
         let mut headers = BTreeMap::new();
@@ -106,7 +122,12 @@ fn single_request(args: &CheckArgs) -> anyhow::Result<(Request, Option<String>)>
             };
             headers.insert(name.trim().to_string(), value.trim().to_string());
         }
-        let request = HttpRequest { method: method.to_uppercase(), url: url.clone(), headers, body: args.body.clone() };
+        let request = HttpRequest {
+            method: method.to_uppercase(),
+            url: url.clone(),
+            headers,
+            body: args.body.clone(),
+        };
         return Ok((Request::Http(request), args.body.clone()));
     }
     if let Some([server, tool, arguments]) = args.mcp.as_deref() {
@@ -115,7 +136,11 @@ fn single_request(args: &CheckArgs) -> anyhow::Result<(Request, Option<String>)>
         if !arguments.is_object() {
             bail!("MCP arguments must be a JSON object, got `{arguments}`");
         }
-        let request = McpRequest { server: server.clone(), tool: tool.clone(), arguments };
+        let request = McpRequest {
+            server: server.clone(),
+            tool: tool.clone(),
+            arguments,
+        };
         return Ok((Request::Mcp(request), None));
     }
     if let Some([op, path]) = args.file.as_deref() {
@@ -125,7 +150,11 @@ fn single_request(args: &CheckArgs) -> anyhow::Result<(Request, Option<String>)>
             "delete" => FileOp::Delete,
             other => bail!("file operation `{other}` is not one of write, edit, delete"),
         };
-        let request = FileRequest { op, path: path.clone(), content: args.content.clone() };
+        let request = FileRequest {
+            op,
+            path: path.clone(),
+            content: args.content.clone(),
+        };
         return Ok((Request::File(request), None));
     }
     bail!("give one of --shell, --sql, --http, --mcp, --file or --jsonl")
@@ -168,6 +197,9 @@ fn decide_line(engine: &Engine, line: &[u8], line_number: usize) -> serde_json::
     let id = value.get("id").and_then(|v| v.as_str()).map(str::to_string);
     match serde_json::from_value::<Envelope>(value) {
         Ok(envelope) => wire::check_json(envelope.id.as_deref(), &engine.decide(&envelope)),
-        Err(err) => wire::error_json(id.as_deref(), &format!("line {line_number}: not a request: {err}")),
+        Err(err) => wire::error_json(
+            id.as_deref(),
+            &format!("line {line_number}: not a request: {err}"),
+        ),
     }
 }

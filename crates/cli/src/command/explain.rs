@@ -1,7 +1,7 @@
 //! `airlock explain RULE`: a catalogue rule's reason and examples (like `ruff rule CODE`).
 
-use clap::Args;
 use airlock_engine::Catalog;
+use clap::Args;
 
 /// Arguments of `airlock explain`.
 #[derive(Debug, Args)]
@@ -18,7 +18,13 @@ pub fn run(args: ExplainArgs) -> anyhow::Result<i32> {
     let catalog = Catalog::embedded()?;
     if args.all || args.rule.is_none() {
         for rule in catalog.rules() {
-            println!("{:<8} {:<5} {:<10} {}", rule.id, rule.verdict.as_str(), rule.family, rule.name);
+            println!(
+                "{:<8} {:<5} {:<10} {}",
+                rule.id,
+                rule.verdict.as_str(),
+                rule.family,
+                rule.name
+            );
         }
         return Ok(0);
     }
@@ -27,9 +33,16 @@ pub fn run(args: ExplainArgs) -> anyhow::Result<i32> {
         .rules()
         .iter()
         .find(|r| r.id.eq_ignore_ascii_case(&wanted) || r.name == wanted)
-        .ok_or_else(|| anyhow::anyhow!("no catalogue rule `{wanted}`; `airlock explain --all` lists them"))?;
+        .ok_or_else(|| {
+            anyhow::anyhow!("no catalogue rule `{wanted}`; `airlock explain --all` lists them")
+        })?;
     println!("{} {} ({} family)", rule.id, rule.name, rule.family);
-    println!("verdict: {}  effect: {}  blast radius: {}", rule.verdict.as_str(), rule.effect.as_str(), rule.blast_radius.as_str());
+    println!(
+        "verdict: {}  effect: {}  blast radius: {}",
+        rule.verdict.as_str(),
+        rule.effect.as_str(),
+        rule.blast_radius.as_str()
+    );
     println!("why: {}", rule.why);
     for m in &rule.must_match {
         println!("  fires on:      {m}");

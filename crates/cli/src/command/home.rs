@@ -3,15 +3,17 @@
 
 use std::path::PathBuf;
 
-use anyhow::Context as _;
 use airlock_engine::Engine;
+use anyhow::Context as _;
 
 /// `$AIRLOCK_HOME`, or `~/.airlock`.
 pub fn airlock_home() -> PathBuf {
     if let Some(home) = std::env::var_os("AIRLOCK_HOME").filter(|h| !h.is_empty()) {
         return PathBuf::from(home);
     }
-    let user_home = std::env::var_os("HOME").map(PathBuf::from).unwrap_or_else(|| PathBuf::from("."));
+    let user_home = std::env::var_os("HOME")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from("."));
     user_home.join(".airlock")
 }
 
@@ -32,7 +34,10 @@ pub fn load_engine(explicit: Option<&PathBuf>) -> anyhow::Result<Engine> {
         Some(path) => {
             let text = std::fs::read_to_string(&path)
                 .with_context(|| format!("cannot read policy file `{}`", path.display()))?;
-            Ok(Engine::with_user_policy(&path.display().to_string(), &text)?)
+            Ok(Engine::with_user_policy(
+                &path.display().to_string(),
+                &text,
+            )?)
         }
     }
 }

@@ -11,7 +11,7 @@ use clap::Subcommand;
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Decide on one request (exit 0 allow, 2 deny, 3 ask, 1 error) or on a JSONL file of requests.
-    Check(check::CheckArgs),
+    Check(Box<check::CheckArgs>),
     /// Validate a policy file, or the policy in force.
     Policy {
         #[command(subcommand)]
@@ -24,7 +24,7 @@ pub enum Command {
 /// Runs a command and returns the process exit code.
 pub fn run(command: Command) -> i32 {
     let result = match command {
-        Command::Check(args) => check::run(args),
+        Command::Check(args) => check::run(*args),
         Command::Policy { command } => policy::run(command),
         Command::Explain(args) => explain::run(args),
     };

@@ -2,9 +2,9 @@
 
 use std::path::PathBuf;
 
+use airlock_engine::policy::{DEFAULT_POLICY, Policy};
 use anyhow::Context as _;
 use clap::Subcommand;
-use airlock_engine::policy::{DEFAULT_POLICY, Policy};
 
 use super::home;
 
@@ -31,7 +31,10 @@ pub fn run(command: PolicyCommand) -> anyhow::Result<i32> {
                         .with_context(|| format!("cannot read policy file `{}`", path.display()))?;
                     let m = Policy::check(&path.display().to_string(), &text)?;
                     Policy::with_user_policy(&path.display().to_string(), &text)?;
-                    println!("ok: `{}`, {m} rules (on top of the default policy, {n} rules)", path.display());
+                    println!(
+                        "ok: `{}`, {m} rules (on top of the default policy, {n} rules)",
+                        path.display()
+                    );
                 }
             }
             Ok(0)

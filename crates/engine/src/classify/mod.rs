@@ -37,17 +37,30 @@ pub struct Classifier<'a> {
 impl<'a> Classifier<'a> {
     /// A classifier at depth 0.
     pub fn new(catalog: &'a Catalog, environment: Option<&'a str>) -> Self {
-        Self { catalog, depth: 0, environment }
+        Self {
+            catalog,
+            depth: 0,
+            environment,
+        }
     }
 
     /// A classifier one level deeper, or `None` past [`MAX_DEPTH`].
     pub fn nested(&self) -> Option<Self> {
-        (self.depth < MAX_DEPTH).then(|| Self { depth: self.depth + 1, ..*self })
+        (self.depth < MAX_DEPTH).then(|| Self {
+            depth: self.depth + 1,
+            ..*self
+        })
     }
 
     /// Builds the action for catalogue rule `id` (see [`Catalog::action`]), with this classifier's
     /// environment label when the caller gave one.
-    pub fn action(&self, id: &str, kind: RequestKind, target: impl Into<String>, span: Option<Span>) -> Action {
+    pub fn action(
+        &self,
+        id: &str,
+        kind: RequestKind,
+        target: impl Into<String>,
+        span: Option<Span>,
+    ) -> Action {
         let mut action = self.catalog.action(id, kind, target, span);
         action.environment = self.environment.map(str::to_string);
         action
@@ -91,7 +104,12 @@ impl<'a> Classifier<'a> {
             Request::File(r) => r.path.len() + r.content.as_ref().map_or(0, String::len),
         };
         (size > MAX_INPUT_BYTES).then(|| {
-            self.action("ENG002", request.kind(), format!("{size} bytes of input"), None)
+            self.action(
+                "ENG002",
+                request.kind(),
+                format!("{size} bytes of input"),
+                None,
+            )
         })
     }
 }
@@ -123,7 +141,9 @@ pub fn environment_hint(name: &str) -> Option<&'static str> {
         match token.as_str() {
             "prod" | "production" | "prd" | "live" => return Some("production"),
             "staging" | "stage" | "stg" => found = Some("staging"),
-            "dev" | "development" | "local" | "localhost" | "test" if found.is_none() => found = Some("development"),
+            "dev" | "development" | "local" | "localhost" | "test" if found.is_none() => {
+                found = Some("development")
+            }
             _ => {}
         }
     }

@@ -248,10 +248,18 @@ fn xargs_and_find_exec() {
     assert!(has("git ls-files '*.py' | xargs wc -l", "wc -l {}"));
     assert!(has("echo a b | xargs -I{} rm -rf /srv/{}", "rm -rf /srv/a"));
     assert!(has("ls | xargs -n 1 -P 4 rm", "rm {}"));
+    // `{}` of a search narrowed by one `-name` is described as a glob, so its target can be judged.
     assert!(has(
         "find ~/projects -name .git -type d -exec rm -rf {} +",
-        "rm -rf {}"
+        "rm -rf ~/projects/**/.git"
     ));
+    assert!(has(
+        "find . -name node_modules -prune -exec rm -rf {} +",
+        "rm -rf ./**/node_modules"
+    ));
+    // …but not from a severe root, and not when `-o` could widen it.
+    assert!(has("find / -name '*.log' -exec rm {} +", "rm {}"));
+    assert!(has("find . -name a -o -name b -exec rm {} +", "rm {}"));
     assert!(has(
         "find ~/projects -name .git -type d -exec rm -rf {} +",
         "find ~/projects -name .git -type d -exec rm -rf {} +"

@@ -672,10 +672,17 @@ impl Walker {
             {
                 i += 1;
             }
-            let inner: Vec<RWord> = argv
+            let mut inner: Vec<RWord> = argv
                 .get(start..i)
                 .map(<[RWord]>::to_vec)
                 .unwrap_or_default();
+            // `{}` stands for each path found: when the search has one root and is narrowed by
+            // `-name PATTERN` alone, say so (`./**/node_modules`), so the target can be judged.
+            if let Some(found) = find_target(argv) {
+                for word in inner.iter_mut().filter(|w| w.text == "{}") {
+                    word.text = found.clone();
+                }
+            }
             if !inner.is_empty() {
                 self.dispatch(cx, inner, Flow::None);
             }
@@ -694,5 +701,47 @@ impl Walker {
             self.run_words(cx, std::slice::from_ref(command), false);
         }
         Flow::Command(argv.to_vec())
+    }
+}
+
+/// The paths `find ROOT -name PATTERN … -exec` hands to its command, as one glob (`ROOT/**/PATTERN`),
+/// when the search has exactly one root, exactly one `-name`/`-iname`, and no `-o`/`-or`/`!`/`-not`
+/// that could widen it. `None` when the set cannot be described that simply.
+fn find_target(argv: &[RWord]) -> Option<String> {
+    let words: Vec<&str> = argv.iter().skip(1).map(|w| w.text.as_str()).collect();
+    let first_expr = words
+        .iter()
+        .position(|w| w.starts_with('-') || matches!(*w, "(" | "!" | ","))
+        .unwrap_or(words.len());
+    let (roots, expr) = words.split_at(first_expr);
+    let mut names = Vec::new();
+    let mut expr = expr.iter();
+    while let Some(word) = expr.next() {
+        match *word {
+            "-exec" | "-execdir" | "-ok" | "-okdir" => break,
+            "-o" | "-or" | "!" | "-not" | "(" | ")" | "," => return None,
+            "-path" | "-ipath" | "-regex" | "-iregex" | "-wholename" | "-iwholename" => {
+                return None;
+            }
+            "-name" | "-iname" => names.push(*expr.next()?),
+            _ => {}
+        }
+    }
+    let root = match roots {
+        [] => ".",
+        [root] => *root,
+        _ => return None,
+    };
+    // A sweep of `/`, a home or a system directory stays an unknown set (`{}`), held for a person.
+    use crate::classify::paths::{PathClass, classify_path, rules};
+    if let PathClass::Broad(rule) = classify_path(root)
+        && [rules::ROOT, rules::HOME, rules::SYSTEM].contains(&rule)
+    {
+        return None;
+    }
+    let root = root.trim_end_matches('/');
+    match names.as_slice() {
+        [name] if !name.contains('/') => Some(format!("{root}/**/{name}")),
+        _ => None,
     }
 }

@@ -399,18 +399,24 @@ fn find(cx: &Classifier<'_>, argv: &[Word], view: &View, out: &mut Vec<Action>) 
     if roots.is_empty() {
         roots.push((".".to_string(), view.first));
     }
-    if empty || (!names.is_empty() && names.iter().all(|n| disposable_name(n))) {
-        return;
-    }
     let judged: Vec<(&str, &String)> = roots
         .iter()
         .filter_map(|(r, _)| judge(r, true).map(|id| (id, r)))
         .collect();
     let severe = [rules::ROOT, rules::HOME, rules::SYSTEM];
-    let worst = severe
+    let severe_root = severe
         .iter()
-        .find_map(|want| judged.iter().find(|(id, _)| id == want))
-        .or_else(|| judged.first());
+        .find_map(|want| judged.iter().find(|(id, _)| id == want));
+    // Build output and caches may be swept from a project, not from `/`, a home or a system directory.
+    let narrowed = empty || (!names.is_empty() && names.iter().all(|n| disposable_name(n)));
+    if narrowed {
+        if let Some(&(_, root)) = severe_root {
+            // Narrowed to build output, but swept from a severe root: hold it rather than refuse it.
+            push(cx, out, "SHF007", root, argv, delete_idx);
+        }
+        return;
+    }
+    let worst = severe_root.or_else(|| judged.first());
     let Some(&(rule, target)) = worst else { return };
     let rule = if rule == "SHF004" || rule == "SHF005" {
         "SHF007"
