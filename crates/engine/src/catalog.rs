@@ -23,8 +23,11 @@ use crate::classify::{
 use crate::error::EngineError;
 use crate::request::RequestKind;
 
-/// The embedded catalogue files, `(family, toml text)`, sorted by family.
+/// The embedded catalogue files as written, `(family, toml text)`, sorted by family.
 pub const EMBEDDED: &[(&str, &str)] = include!(concat!(env!("OUT_DIR"), "/catalog_files.rs"));
+
+/// The same files without their examples, as JSON (made by `build.rs`): what the engine parses at start.
+const RUNTIME: &[(&str, &str)] = include!(concat!(env!("OUT_DIR"), "/catalog_runtime.rs"));
 
 /// One catalogue file.
 #[derive(Debug, Clone, Deserialize)]
@@ -98,8 +101,15 @@ pub struct Catalog {
 }
 
 impl Catalog {
-    /// Parses the embedded catalogue.
+    /// The embedded catalogue, without examples (fast: parsed from JSON made at build time).
     pub fn embedded() -> Result<Self, EngineError> {
+        Self::load(RUNTIME.iter().copied(), |text| {
+            serde_json::from_str(text).map_err(|e| e.to_string())
+        })
+    }
+
+    /// The embedded catalogue with its `match` / `no_match` examples, parsed from the TOML as written.
+    pub fn embedded_with_examples() -> Result<Self, EngineError> {
         Self::from_files(EMBEDDED.iter().copied())
     }
 
@@ -107,11 +117,20 @@ impl Catalog {
     pub fn from_files<'a>(
         files: impl IntoIterator<Item = (&'a str, &'a str)>,
     ) -> Result<Self, EngineError> {
+        Self::load(files, |text| {
+            toml::from_str(text).map_err(|e| e.to_string())
+        })
+    }
+
+    fn load<'a>(
+        files: impl IntoIterator<Item = (&'a str, &'a str)>,
+        parse: impl Fn(&str) -> Result<CatalogFile, String>,
+    ) -> Result<Self, EngineError> {
         let mut catalog = Catalog::default();
         for (family, text) in files {
-            let file: CatalogFile = toml::from_str(text).map_err(|err| EngineError::Catalog {
+            let file = parse(text).map_err(|message| EngineError::Catalog {
                 family: family.to_string(),
-                message: err.to_string(),
+                message,
             })?;
             if file.family != family {
                 return Err(EngineError::Catalog {

@@ -10,7 +10,7 @@
 )]
 
 use airlock_engine::catalog::{example_request, family_kinds};
-use airlock_engine::{Engine, Envelope, Verdict};
+use airlock_engine::{Catalog, Engine, Envelope, Verdict};
 
 #[test]
 fn every_catalogue_example_fires_its_rule_and_no_counter_example_does() {
@@ -18,7 +18,7 @@ fn every_catalogue_example_fires_its_rule_and_no_counter_example_does() {
     let kinds = family_kinds().unwrap();
     let mut failures = Vec::new();
     let mut checked = 0;
-    for rule in engine.catalog().rules() {
+    for rule in Catalog::embedded_with_examples().unwrap().rules() {
         let kind = kinds[&rule.family];
         let where_ = format!(
             "catalog/{}.toml rule {} ({})",
@@ -93,6 +93,27 @@ fn rule_ids_have_a_family_prefix_and_three_digits() {
             "catalog/{}.toml: rule `{}` cannot suggest allow",
             rule.family,
             rule.id
+        );
+    }
+}
+
+#[test]
+fn the_runtime_catalogue_has_the_same_rules_as_the_files() {
+    let runtime = Catalog::embedded().unwrap();
+    let written = Catalog::embedded_with_examples().unwrap();
+    assert_eq!(runtime.rules().len(), written.rules().len());
+    for (a, b) in runtime.rules().iter().zip(written.rules()) {
+        assert_eq!(
+            (&a.id, &a.name, &a.family, a.verdict, a.effect, &a.why),
+            (&b.id, &b.name, &b.family, b.verdict, b.effect, &b.why)
+        );
+        assert_eq!(
+            format!("{:?}{:?}{:?}{:?}", a.shell, a.http, a.graphql, a.mcp),
+            format!("{:?}{:?}{:?}{:?}", b.shell, b.http, b.graphql, b.mcp)
+        );
+        assert!(
+            a.must_match.is_empty() && a.no_match.is_empty(),
+            "runtime rules carry no examples"
         );
     }
 }

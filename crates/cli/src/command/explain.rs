@@ -15,7 +15,7 @@ pub struct ExplainArgs {
 
 /// Runs `airlock explain`.
 pub fn run(args: ExplainArgs) -> anyhow::Result<i32> {
-    let catalog = Catalog::embedded()?;
+    let catalog = Catalog::embedded_with_examples()?;
     if args.all || args.rule.is_none() {
         for rule in catalog.rules() {
             println!(

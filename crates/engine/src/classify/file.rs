@@ -82,7 +82,7 @@ mod tests {
     use crate::catalog::Catalog;
 
     fn run(op: FileOp, path: &str, content: Option<&str>) -> Vec<Action> {
-        let catalog = Catalog::embedded().unwrap();
+        let catalog = Catalog::embedded_with_examples().unwrap();
         let cx = Classifier::new(&catalog, None);
         classify_file(
             &cx,

@@ -12,7 +12,7 @@ fn run(
     vars: Option<Value>,
     host: &str,
 ) -> Vec<(String, String, String)> {
-    let catalog = Catalog::embedded().unwrap();
+    let catalog = Catalog::embedded_with_examples().unwrap();
     let cx = Classifier::new(&catalog, None);
     classify_graphql(&cx, doc, op, vars.as_ref(), Some(host))
         .into_iter()

@@ -10,7 +10,7 @@ fn run_with(
     example: &str,
     headers: &[(&str, &str)],
 ) -> Vec<(String, String, String, Option<String>)> {
-    let catalog = Catalog::embedded().unwrap();
+    let catalog = Catalog::embedded_with_examples().unwrap();
     let cx = Classifier::new(&catalog, None);
     let Request::Http(mut request) = example_request(RequestKind::Http, example).unwrap() else {
         unreachable!()
@@ -51,7 +51,7 @@ fn incident_railway_volume_delete() {
     assert_eq!(got[0].0, "RWY001");
     assert_eq!(got[0].1, "volume 8a4c1f2e-5b7d-4e9a-b3c6-1d2e3f4a5b6c");
     assert_eq!(got[0].2, "volumeDelete(volumeId: $volumeId)");
-    let catalog = Catalog::embedded().unwrap();
+    let catalog = Catalog::embedded_with_examples().unwrap();
     assert_eq!(
         catalog.rule("RWY001").unwrap().verdict,
         crate::action::Verdict::Ask
@@ -101,7 +101,7 @@ fn graphql_in_get_query_string() {
 
 #[test]
 fn raw_graphql_body() {
-    let catalog = Catalog::embedded().unwrap();
+    let catalog = Catalog::embedded_with_examples().unwrap();
     let cx = Classifier::new(&catalog, None);
     let request = HttpRequest {
         method: "POST".into(),
@@ -412,7 +412,7 @@ fn unparseable_urls_ask() {
 
 #[test]
 fn garbage_never_panics() {
-    let catalog = Catalog::embedded().unwrap();
+    let catalog = Catalog::embedded_with_examples().unwrap();
     let cx = Classifier::new(&catalog, None);
     let long_path = format!("https://x.example/{}", "a/**/".repeat(2000));
     let bodies = [

@@ -20,7 +20,7 @@ fn run(
     tool: &str,
     arguments: Value,
 ) -> Vec<(String, RequestKind, String, String, Option<String>)> {
-    let catalog = Catalog::embedded().unwrap();
+    let catalog = Catalog::embedded_with_examples().unwrap();
     let cx = Classifier::new(&catalog, None);
     let request = call(server, tool, arguments);
     let text = mcp_text(&request);
@@ -428,7 +428,7 @@ fn code_and_free_text_arguments() {
 
 #[test]
 fn garbage_never_panics() {
-    let catalog = Catalog::embedded().unwrap();
+    let catalog = Catalog::embedded_with_examples().unwrap();
     let cx = Classifier::new(&catalog, None);
     let deep = (0..200).fold(json!({}), |v, _| json!({"filter": v}));
     for arguments in [

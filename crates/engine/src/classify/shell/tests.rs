@@ -13,7 +13,7 @@ use crate::classify::Classifier;
 use crate::classify::shell_cli::Stdin;
 
 fn catalog() -> Catalog {
-    Catalog::embedded().unwrap()
+    Catalog::embedded_with_examples().unwrap()
 }
 
 /// The commands handed to `classify_argv`, as `argv` texts joined by spaces, with `<<TEXT` for literal

@@ -55,7 +55,7 @@ pub(crate) fn argv(line: &str) -> Vec<Word> {
 fn catalog() -> &'static Catalog {
     use std::sync::OnceLock;
     static CATALOG: OnceLock<Catalog> = OnceLock::new();
-    CATALOG.get_or_init(|| Catalog::embedded().unwrap())
+    CATALOG.get_or_init(|| Catalog::embedded_with_examples().unwrap())
 }
 
 pub(crate) fn run_with(line: &str, stdin: &Stdin) -> Vec<Action> {

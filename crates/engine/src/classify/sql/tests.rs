@@ -5,7 +5,7 @@ use super::*;
 use crate::catalog::Catalog;
 
 fn run(dialect: SqlDialect, sql: &str) -> Vec<Action> {
-    let catalog = Catalog::embedded().unwrap();
+    let catalog = Catalog::embedded_with_examples().unwrap();
     let cx = Classifier::new(&catalog, None);
     classify_sql(&cx, dialect, sql)
 }
