@@ -75,18 +75,18 @@ impl Policy {
             .collect();
         let mut rules = PolicySet::new();
         let mut exceptions = PolicySet::new();
+        for policy in user.policies() {
+            match policy.effect() {
+                cedar_policy::Effect::Permit => add(&mut exceptions, policy.clone(), source_name)?,
+                cedar_policy::Effect::Forbid => add(&mut rules, policy.clone(), source_name)?,
+            }
+        }
         for policy in defaults.policies() {
             if policy
                 .annotation("id")
                 .is_some_and(|id| !replaced.contains(id))
             {
                 add(&mut rules, policy.clone(), source_name)?;
-            }
-        }
-        for policy in user.policies() {
-            match policy.effect() {
-                cedar_policy::Effect::Permit => add(&mut exceptions, policy.clone(), source_name)?,
-                cedar_policy::Effect::Forbid => add(&mut rules, policy.clone(), source_name)?,
             }
         }
         if rules
@@ -184,17 +184,24 @@ impl Policy {
         if !self.exceptions.is_empty() {
             let response = authorizer.is_authorized(&request, &self.exceptions, &entities);
             if response.decision() == CedarDecision::Allow {
-                let id = response.diagnostics().reason().next()?;
-                return Some((Verdict::Allow, rule_info(self.exceptions.policy(id)?)));
+                let fired: BTreeSet<&PolicyId> = response.diagnostics().reason().collect();
+                let first = self
+                    .exceptions
+                    .policies()
+                    .find(|p| fired.contains(p.id()))?;
+                return Some((Verdict::Allow, rule_info(first)));
             }
         }
         let response = authorizer.is_authorized(&request, &self.rules, &entities);
         if response.diagnostics().errors().next().is_some() {
             return None;
         }
+        // The strictest rule that fired; among equals, the first in policy order (user rules, then the
+        // default file's order), so the reason shown is deterministic and the most specific one.
+        let fired: BTreeSet<&PolicyId> = response.diagnostics().reason().collect();
         let mut best: Option<RuleInfo> = None;
-        for id in response.diagnostics().reason() {
-            let info = rule_info(self.rules.policy(id)?);
+        for policy in self.rules.policies().filter(|p| fired.contains(p.id())) {
+            let info = rule_info(policy);
             if best.as_ref().is_none_or(|b| info.verdict > b.verdict) {
                 best = Some(info);
             }

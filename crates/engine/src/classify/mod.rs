@@ -73,7 +73,7 @@ impl<'a> Classifier<'a> {
 
     /// Classifies any request.
     pub fn classify(&self, request: &Request) -> Vec<Action> {
-        if let Some(action) = self.oversized(request) {
+        if let Some(action) = self.oversized(request).or_else(|| self.empty(request)) {
             return vec![action];
         }
         match request {
@@ -93,6 +93,18 @@ impl<'a> Classifier<'a> {
     /// Classifies SQL text (spans relative to `sql`).
     pub fn sql(&self, dialect: SqlDialect, sql: &str) -> Vec<Action> {
         sql::classify_sql(self, dialect, sql)
+    }
+
+    fn empty(&self, request: &Request) -> Option<Action> {
+        let blank = |s: &str| s.trim().is_empty();
+        let empty = match request {
+            Request::Shell(r) => blank(&r.command),
+            Request::Sql(r) => blank(&r.sql),
+            Request::Http(r) => blank(&r.url) || blank(&r.method),
+            Request::Mcp(r) => blank(&r.tool),
+            Request::File(r) => blank(&r.path),
+        };
+        empty.then(|| self.action("ENG004", request.kind(), "empty request", None))
     }
 
     fn oversized(&self, request: &Request) -> Option<Action> {
