@@ -7,7 +7,7 @@
 //! A user `permit` with `@verdict("allow")` that matches an action lets it through even where a default
 //! `forbid` matches (user exceptions are evaluated first, in their own policy set).
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::str::FromStr;
 
 use cedar_policy::{
@@ -36,6 +36,10 @@ pub struct Policy {
     rules: PolicySet,
     /// The user's `permit` exceptions.
     exceptions: PolicySet,
+    /// Each rule's annotations, read once (reading a Cedar annotation parses its key), in policy order.
+    rule_infos: Vec<(PolicyId, RuleInfo)>,
+    /// The same for the exceptions.
+    exception_infos: Vec<(PolicyId, RuleInfo)>,
     action_type: Option<EntityTypeName>,
     agent_type: Option<EntityTypeName>,
     target_type: Option<EntityTypeName>,
@@ -70,8 +74,7 @@ impl Policy {
         validate(source_name, &user)?;
         let replaced: BTreeSet<String> = user
             .policies()
-            .filter_map(|p| p.annotation("id"))
-            .map(str::to_string)
+            .filter_map(|p| annotations(p).get("id").map(|id| id.to_string()))
             .collect();
         let mut rules = PolicySet::new();
         let mut exceptions = PolicySet::new();
@@ -82,9 +85,9 @@ impl Policy {
             }
         }
         for policy in defaults.policies() {
-            if policy
-                .annotation("id")
-                .is_some_and(|id| !replaced.contains(id))
+            if annotations(policy)
+                .get("id")
+                .is_some_and(|id| !replaced.contains(*id))
             {
                 add(&mut rules, policy.clone(), source_name)?;
             }
@@ -118,7 +121,14 @@ impl Policy {
     }
 
     fn assemble(rules: PolicySet, exceptions: PolicySet) -> Result<Self, EngineError> {
+        let infos = |set: &PolicySet| -> Vec<(PolicyId, RuleInfo)> {
+            set.policies()
+                .map(|p| (p.id().clone(), rule_info(p)))
+                .collect()
+        };
         Ok(Self {
+            rule_infos: infos(&rules),
+            exception_infos: infos(&exceptions),
             rules,
             exceptions,
             action_type: EntityTypeName::from_str("Airlock::Action").ok(),
@@ -129,10 +139,10 @@ impl Policy {
 
     /// Every rule in force: exceptions first, then the rules.
     pub fn rules(&self) -> Vec<RuleInfo> {
-        self.exceptions
-            .policies()
-            .chain(self.rules.policies())
-            .map(rule_info)
+        self.exception_infos
+            .iter()
+            .chain(&self.rule_infos)
+            .map(|(_, info)| info.clone())
             .collect()
     }
 
@@ -185,11 +195,11 @@ impl Policy {
             let response = authorizer.is_authorized(&request, &self.exceptions, &entities);
             if response.decision() == CedarDecision::Allow {
                 let fired: BTreeSet<&PolicyId> = response.diagnostics().reason().collect();
-                let first = self
-                    .exceptions
-                    .policies()
-                    .find(|p| fired.contains(p.id()))?;
-                return Some((Verdict::Allow, rule_info(first)));
+                let (_, first) = self
+                    .exception_infos
+                    .iter()
+                    .find(|(id, _)| fired.contains(id))?;
+                return Some((Verdict::Allow, first.clone()));
             }
         }
         let response = authorizer.is_authorized(&request, &self.rules, &entities);
@@ -199,14 +209,13 @@ impl Policy {
         // The strictest rule that fired; among equals, the first in policy order (user rules, then the
         // default file's order), so the reason shown is deterministic and the most specific one.
         let fired: BTreeSet<&PolicyId> = response.diagnostics().reason().collect();
-        let mut best: Option<RuleInfo> = None;
-        for policy in self.rules.policies().filter(|p| fired.contains(p.id())) {
-            let info = rule_info(policy);
-            if best.as_ref().is_none_or(|b| info.verdict > b.verdict) {
+        let mut best: Option<&RuleInfo> = None;
+        for (_, info) in self.rule_infos.iter().filter(|(id, _)| fired.contains(id)) {
+            if best.is_none_or(|b| info.verdict > b.verdict) {
                 best = Some(info);
             }
         }
-        let best = best?;
+        let best = best?.clone();
         match response.decision() {
             CedarDecision::Allow => Some((Verdict::Allow, best)),
             CedarDecision::Deny => Some((best.verdict.max(Verdict::Ask), best)),
@@ -294,7 +303,8 @@ fn parse_checked(source_name: &str, text: &str, prefix: &str) -> Result<PolicySe
     let mut out = PolicySet::new();
     let mut seen = BTreeSet::new();
     for policy in parsed.policies() {
-        let Some(id) = policy.annotation("id") else {
+        let notes = annotations(policy);
+        let Some(id) = notes.get("id").copied() else {
             return Err(invalid(format!(
                 "a rule has no @id: `{}`",
                 first_line(&policy.to_string())
@@ -303,7 +313,7 @@ fn parse_checked(source_name: &str, text: &str, prefix: &str) -> Result<PolicySe
         if !seen.insert(id.to_string()) {
             return Err(invalid(format!("@id(\"{id}\") is used twice")));
         }
-        let verdict = match policy.annotation("verdict") {
+        let verdict = match notes.get("verdict").copied() {
             Some("allow") => Verdict::Allow,
             Some("ask") => Verdict::Ask,
             Some("deny") => Verdict::Deny,
@@ -320,10 +330,10 @@ fn parse_checked(source_name: &str, text: &str, prefix: &str) -> Result<PolicySe
                 "rule `{id}`: a permit must have @verdict(\"allow\") and a forbid @verdict(\"ask\") or @verdict(\"deny\")"
             )));
         }
-        if policy.annotation("reason").is_none_or(str::is_empty) {
+        if notes.get("reason").copied().is_none_or(str::is_empty) {
             return Err(invalid(format!("rule `{id}` has no @reason")));
         }
-        if let Some(m) = policy.annotation("mitigation")
+        if let Some(m) = notes.get("mitigation").copied()
             && parse_mitigation(m).is_none()
         {
             return Err(invalid(format!(
@@ -364,19 +374,27 @@ fn parse_mitigation(text: &str) -> Option<Mitigation> {
     }
 }
 
+/// A policy's annotations. (`Policy::annotation(key)` parses `key` on every call, which costs more than
+/// reading them all once.)
+fn annotations(policy: &cedar_policy::Policy) -> BTreeMap<&str, &str> {
+    policy.annotations().collect()
+}
+
 fn rule_info(policy: &cedar_policy::Policy) -> RuleInfo {
-    let verdict = match policy.annotation("verdict") {
+    let notes = annotations(policy);
+    let verdict = match notes.get("verdict").copied() {
         Some("allow") => Verdict::Allow,
         Some("deny") => Verdict::Deny,
         // INVARIANT: conventions are checked at load; anything else is treated as ask.
         _ => Verdict::Ask,
     };
     RuleInfo {
-        id: policy.annotation("id").unwrap_or(NO_POLICY).to_string(),
+        id: notes.get("id").copied().unwrap_or(NO_POLICY).to_string(),
         verdict,
-        reason: policy.annotation("reason").unwrap_or_default().to_string(),
-        mitigation: policy
-            .annotation("mitigation")
+        reason: notes.get("reason").copied().unwrap_or_default().to_string(),
+        mitigation: notes
+            .get("mitigation")
+            .copied()
             .and_then(parse_mitigation)
             .unwrap_or_default(),
     }

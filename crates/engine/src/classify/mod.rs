@@ -3,6 +3,7 @@
 //! an MCP `execute_sql` argument SQL, …). Nothing here decides: the policy does (`policy.rs`).
 
 pub mod file;
+mod glob;
 pub mod graphql;
 pub mod http;
 pub mod mcp;

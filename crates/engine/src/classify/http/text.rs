@@ -35,41 +35,13 @@ pub(crate) fn split_words(name: &str) -> Vec<String> {
 /// Whether `text` matches `pattern`, where `*` matches any run of characters (including none) and `\\*`
 /// a literal star. ASCII case-insensitive. Iterative, linear in practice (one remembered star position).
 pub(crate) fn glob_match(pattern: &str, text: &str) -> bool {
-    // `None` is a wildcard star, `Some(c)` a literal character.
-    let mut p: Vec<Option<char>> = Vec::new();
-    let mut chars = pattern.chars();
-    while let Some(c) = chars.next() {
-        match c {
-            '\\' => p.push(Some(chars.next().unwrap_or('\\').to_ascii_lowercase())),
-            '*' => p.push(None),
-            c => p.push(Some(c.to_ascii_lowercase())),
-        }
-    }
-    let t: Vec<char> = text.chars().map(|c| c.to_ascii_lowercase()).collect();
-    let (mut pi, mut ti) = (0usize, 0usize);
-    let mut star: Option<(usize, usize)> = None;
-    while ti < t.len() {
-        match p.get(pi) {
-            Some(None) => {
-                star = Some((pi, ti));
-                pi += 1;
-            }
-            Some(Some(pc)) if Some(pc) == t.get(ti) => {
-                pi += 1;
-                ti += 1;
-            }
-            _ => match star {
-                Some((sp, st)) => {
-                    pi = sp + 1;
-                    ti = st + 1;
-                    star = Some((sp, st + 1));
-                }
-                None => return false,
-            },
-        }
-    }
-    p.get(pi..)
-        .is_some_and(|rest| rest.iter().all(Option::is_none))
+    use crate::classify::glob::{GlobSyntax, glob_match as glob};
+    let syntax = GlobSyntax {
+        question_mark: false,
+        backslash_escape: true,
+        case_insensitive: true,
+    };
+    glob(pattern, text, syntax)
 }
 
 /// Bytes that `c` takes inside a JSON string as serde_json writes it.

@@ -338,38 +338,13 @@ pub(crate) fn cluster_has(name: &str, letter: char) -> bool {
 
 /// Whether `text` matches the glob `pat` (`*` any run, `?` one character), optionally ignoring ASCII case.
 pub(crate) fn glob(pat: &str, text: &str, ci: bool) -> bool {
-    let p: Vec<char> = pat.chars().collect();
-    let t: Vec<char> = text.chars().collect();
-    let eq = |a: char, b: char| {
-        if ci {
-            a.eq_ignore_ascii_case(&b)
-        } else {
-            a == b
-        }
+    use crate::classify::glob::{GlobSyntax, glob_match};
+    let syntax = GlobSyntax {
+        question_mark: true,
+        backslash_escape: false,
+        case_insensitive: ci,
     };
-    let (mut pi, mut ti) = (0usize, 0usize);
-    let mut star: Option<(usize, usize)> = None;
-    while ti < t.len() {
-        match (p.get(pi), t.get(ti)) {
-            (Some('*'), _) => {
-                star = Some((pi, ti));
-                pi += 1;
-            }
-            (Some(&pc), Some(&tc)) if pc == '?' || eq(pc, tc) => {
-                pi += 1;
-                ti += 1;
-            }
-            _ => match star {
-                Some((sp, st)) => {
-                    pi = sp + 1;
-                    ti = st + 1;
-                    star = Some((sp, st + 1));
-                }
-                None => return false,
-            },
-        }
-    }
-    p.iter().skip(pi).all(|&c| c == '*')
+    glob_match(pat, text, syntax)
 }
 
 /// Whether `text` matches one of the `|`-separated globs of `alternatives`.
