@@ -1,8 +1,10 @@
 //! Runs one request through the engine many times, for a profiler: `cargo build --release --example
-//! profile -p airlock-engine && valgrind --tool=callgrind target/release/examples/profile shell 'ls -la'`.
+//! profile -p airlock-engine && valgrind --tool=callgrind target/release/examples/profile '{"kind":"shell","command":"ls -la"}' [N]`;
+//! `CLASSIFY_ONLY=1` skips the policy.
 #![allow(
     clippy::unwrap_used,
     clippy::expect_used,
+    clippy::disallowed_methods,
     clippy::indexing_slicing,
     clippy::panic,
     reason = "a dev tool"
