@@ -437,7 +437,7 @@ mod tests {
             evidence: Evidence {
                 rule: "TST001".into(),
                 name: "test".into(),
-                family: "test".into(),
+                family: "shell-fs".into(),
                 message: "because".into(),
                 span: None,
             },

@@ -156,6 +156,38 @@ const COMMAND_KEYS: &[&str] = &[
     "commandLine",
     "command_line",
 ];
+/// Tools and servers named after the program their `command` argument runs under.
+const IMPLIED_CLIS: &[&str] = &[
+    "kubectl",
+    "helm",
+    "aws",
+    "gcloud",
+    "gsutil",
+    "az",
+    "git",
+    "gh",
+    "docker",
+    "podman",
+    "terraform",
+    "tofu",
+    "pulumi",
+    "fly",
+    "flyctl",
+    "heroku",
+    "railway",
+    "vercel",
+    "supabase",
+    "netlify",
+    "doctl",
+    "psql",
+    "mysql",
+    "sqlite3",
+    "redis-cli",
+    "mongosh",
+    "vault",
+    "npm",
+    "wrangler",
+];
 /// Argument keys holding a path.
 const PATH_KEYS: &[&str] = &[
     "path",
@@ -248,6 +280,16 @@ struct Call<'a> {
 }
 
 impl Call<'_> {
+    /// The program a command argument runs under, when the tool or server is named after a command-line
+    /// tool (`kubectl`, `aws`, `gcloud`, …) and the argument leaves the program name out.
+    fn implied_cli(&self, command: &str) -> Option<&str> {
+        let first = command.split_whitespace().next().unwrap_or_default();
+        [self.request.tool.as_str(), self.request.server.as_str()]
+            .into_iter()
+            .find(|name| IMPLIED_CLIS.contains(&name.to_ascii_lowercase().as_str()))
+            .filter(|name| !first.eq_ignore_ascii_case(name))
+    }
+
     fn has_word(&self, list: &[&str]) -> bool {
         self.words.iter().any(|w| list.contains(&w.as_str()))
     }
@@ -428,7 +470,15 @@ impl Call<'_> {
                             let span = self.value_span(&Value::Object(self.args.clone()));
                             out.extend(respan_all(cx.shell(&line), span));
                         }
-                        _ => out.extend(self.map_into(cx.shell(command), command)),
+                        _ => match self.implied_cli(command) {
+                            // `kubectl` tool with `{"command": "delete ns prod"}`: the tool is the program.
+                            Some(cli) => {
+                                let line = format!("{cli} {command}");
+                                let span = self.value_span(value);
+                                out.extend(respan_all(cx.shell(&line), span));
+                            }
+                            None => out.extend(self.map_into(cx.shell(command), command)),
+                        },
                     }
                 }
                 Value::Array(_) => {
