@@ -623,60 +623,76 @@ fn agent_or_airlock(comps: &[&str], last: &str) -> Option<PathClass> {
     None
 }
 
+/// Start of the names of SSH key files (and the SSH files beside them).
+pub(crate) const KEY_PREFIXES: &[&str] = &[
+    "id_rsa",
+    "id_dsa",
+    "id_ecdsa",
+    "id_ed25519",
+    "authorized_keys",
+    "known_hosts",
+];
+
+/// Endings of private-key and keystore files.
+pub(crate) const KEY_SUFFIXES: &[&str] = &[
+    ".pem",
+    ".key",
+    ".p12",
+    ".pfx",
+    ".jks",
+    ".keystore",
+    ".ppk",
+    ".kdbx",
+];
+
+/// Names of files that hold credentials wherever they are.
+pub(crate) const CREDENTIAL_NAMES: &[&str] = &[
+    ".netrc",
+    "_netrc",
+    ".npmrc",
+    ".pypirc",
+    ".pgpass",
+    ".my.cnf",
+    ".git-credentials",
+    ".vault-token",
+    ".htpasswd",
+    ".envrc",
+    ".s3cfg",
+    ".boto",
+    ".terraformrc",
+    "credentials",
+    "credentials.json",
+    "credentials.csv",
+    "credentials.yml",
+    "credentials.yaml",
+    "application_default_credentials.json",
+    "service-account.json",
+    "keyfile.json",
+    "kubeconfig",
+    "secrets.json",
+    "secrets.yml",
+    "secrets.yaml",
+    "master.key",
+    "shadow",
+    "gshadow",
+];
+
 fn is_credential_name(name: &str) -> bool {
-    const KEY_PREFIXES: &[&str] = &[
-        "id_rsa",
-        "id_dsa",
-        "id_ecdsa",
-        "id_ed25519",
-        "authorized_keys",
-        "known_hosts",
-    ];
-    const KEY_SUFFIXES: &[&str] = &[
-        ".pem",
-        ".key",
-        ".p12",
-        ".pfx",
-        ".jks",
-        ".keystore",
-        ".ppk",
-        ".kdbx",
-    ];
-    const NAMES: &[&str] = &[
-        ".netrc",
-        ".npmrc",
-        ".pypirc",
-        ".pgpass",
-        ".my.cnf",
-        ".git-credentials",
-        ".vault-token",
-        ".htpasswd",
-        ".envrc",
-        "credentials",
-        "credentials.json",
-        "credentials.yml",
-        "credentials.yaml",
-        "kubeconfig",
-        "secrets.json",
-        "secrets.yml",
-        "secrets.yaml",
-        "master.key",
-        "shadow",
-        "gshadow",
-    ];
     if KEY_PREFIXES.iter().any(|p| name.starts_with(p))
         || KEY_SUFFIXES.iter().any(|s| name.ends_with(s))
     {
         return true;
     }
-    if NAMES.contains(&name) || (name.starts_with("service-account") && name.ends_with(".json")) {
+    if CREDENTIAL_NAMES.contains(&name)
+        || (name.starts_with("service-account") && name.ends_with(".json"))
+    {
         return true;
     }
     is_env_file(name)
 }
 
 /// `.env` and `.env.production`, but not the committed templates (`.env.example`, `.env.sample`, …).
-fn is_env_file(name: &str) -> bool {
+pub(crate) fn is_env_file(name: &str) -> bool {
     let Some(rest) = name.strip_prefix(".env") else {
         return name.ends_with(".env")
             && !name.ends_with(".example.env")

@@ -3,6 +3,7 @@
 
 use crate::action::Action;
 use crate::classify::Classifier;
+use crate::classify::paths::{CREDENTIAL_NAMES, KEY_PREFIXES, KEY_SUFFIXES, is_env_file};
 use crate::classify::shell_cli::args::{self, View};
 use crate::classify::shell_cli::fs::normalize;
 use crate::classify::shell_cli::{Stdin, Word};
@@ -48,57 +49,19 @@ pub(crate) fn is_secret_path(path: &str) -> bool {
     {
         return true;
     }
-    if let Some(suffix) = file.strip_prefix(".env") {
-        let example = ["example", "sample", "template", "dist", "defaults"]
-            .iter()
-            .any(|e| suffix.contains(e));
-        return (suffix.is_empty() || suffix.starts_with('.')) && !example;
-    }
-    let names = [
-        ".netrc",
-        "_netrc",
-        ".npmrc",
-        ".pypirc",
-        ".pgpass",
-        ".my.cnf",
-        ".git-credentials",
-        "credentials",
-        "credentials.json",
-        "credentials.csv",
-        "id_rsa",
-        "id_dsa",
-        "id_ecdsa",
-        "id_ed25519",
-        ".htpasswd",
-        "master.key",
-        "secrets.yml",
-        "secrets.yaml",
-        "secrets.json",
-        "terraform.tfstate",
-        ".vault-token",
-        ".s3cfg",
-        ".boto",
-        "application_default_credentials.json",
-        ".terraformrc",
-        "service-account.json",
-        "keyfile.json",
-    ];
-    if names.contains(&file) {
+    if is_env_file(file) {
         return true;
     }
-    let exts = [
-        ".pem",
-        ".key",
-        ".p12",
-        ".pfx",
-        ".jks",
-        ".keystore",
-        ".kdbx",
-        ".ppk",
-        ".tfstate",
-        ".asc",
-    ];
-    !public && exts.iter().any(|e| file.ends_with(e)) && file != ".key"
+    if CREDENTIAL_NAMES.contains(&file) || file == "terraform.tfstate" {
+        return true;
+    }
+    if KEY_PREFIXES.iter().any(|p| file.starts_with(p)) && !public {
+        return true;
+    }
+    // Private keys and keystores, plus exported keys (`.asc`) and infrastructure state (`.tfstate`),
+    // which holds every secret the infrastructure was given.
+    let exts = KEY_SUFFIXES.iter().chain(&[".tfstate", ".asc"]);
+    !public && exts.into_iter().any(|e| file.ends_with(e)) && file != ".key"
 }
 
 fn starts(pos: &[String], prefix: &[&str]) -> bool {
