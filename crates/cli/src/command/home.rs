@@ -41,3 +41,55 @@ pub fn load_engine(explicit: Option<&PathBuf>) -> anyhow::Result<Engine> {
         }
     }
 }
+
+/// The database URL: `AIRLOCK_DATABASE_URL`, else `database_url` in `$AIRLOCK_HOME/airlock.toml`, else the
+/// SQLite file `$AIRLOCK_HOME/airlock.db`.
+pub fn database_url() -> anyhow::Result<String> {
+    let env = std::env::var(airlock_store::config::DATABASE_URL_ENV).ok();
+    Ok(airlock_store::config::database_url(
+        &airlock_home(),
+        env.as_deref(),
+    )?)
+}
+
+/// Opens the store (creating the SQLite database on first use) and runs `work` with it on a single-threaded
+/// runtime. An unreadable, corrupt or newer database is an error, never replaced.
+pub fn with_store<T, F, Fut>(work: F) -> anyhow::Result<T>
+where
+    F: FnOnce(airlock_store::Store) -> Fut,
+    Fut: std::future::Future<Output = anyhow::Result<T>>,
+{
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")?;
+    runtime.block_on(async {
+        let url = database_url()?;
+        let store = airlock_store::Store::open(&url).await?;
+        let result = work(store.clone()).await;
+        store.close().await;
+        result
+    })
+}
+
+/// The approver secret from `AIRLOCK_APPROVER_SECRET`, or typed at a prompt when stdin is a terminal.
+pub fn approver_secret() -> anyhow::Result<String> {
+    use std::io::IsTerminal as _;
+    if let Some(secret) = std::env::var("AIRLOCK_APPROVER_SECRET")
+        .ok()
+        .filter(|s| !s.trim().is_empty())
+    {
+        return Ok(secret);
+    }
+    if !std::io::stdin().is_terminal() {
+        anyhow::bail!(
+            "an approver secret is required: set AIRLOCK_APPROVER_SECRET or run in a terminal to be prompted (see `airlock approver add`)"
+        );
+    }
+    let secret = rpassword::prompt_password("approver secret: ")
+        .context("cannot read the approver secret")?;
+    if secret.trim().is_empty() {
+        anyhow::bail!("no approver secret given");
+    }
+    Ok(secret)
+}

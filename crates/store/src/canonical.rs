@@ -1,0 +1,218 @@
+//! Canonical encodings and the digests over them. The same bytes must come out on every machine and in
+//! every version of airlock, because stored hashes are recomputed from them later:
+//! - canonical JSON: object keys sorted by their UTF-8 bytes, no whitespace, strings escaped as serde_json
+//!   escapes them, numbers as serde_json prints them;
+//! - the request digest: SHA-256 over the canonical JSON of the request (its `kind` and fields) plus the
+//!   context that changes what it does (`cwd`, `environment`); the agent, session and id are not part of it;
+//! - the audit entry hash: SHA-256 over the canonical JSON of all the entry's stored fields except `hash`
+//!   ([`entry_hash`]).
+
+use std::io::Write as _;
+
+use airlock_engine::Envelope;
+use serde_json::Value;
+use sha2::{Digest as _, Sha256};
+
+/// The hash that the first entry's `prev_hash` holds.
+pub const GENESIS_HASH: &str = "0000000000000000000000000000000000000000000000000000000000000000";
+
+/// Canonical JSON of a value: sorted keys, no whitespace.
+pub fn canonical_json(value: &Value) -> String {
+    let mut out = Vec::with_capacity(256);
+    write_canonical(&mut out, value);
+    String::from_utf8(out).unwrap_or_default()
+}
+
+fn write_canonical(out: &mut Vec<u8>, value: &Value) {
+    match value {
+        Value::Object(map) => {
+            let mut keys: Vec<&String> = map.keys().collect();
+            keys.sort();
+            out.push(b'{');
+            for (i, key) in keys.into_iter().enumerate() {
+                if i > 0 {
+                    out.push(b',');
+                }
+                write_str(out, key);
+                out.push(b':');
+                if let Some(v) = map.get(key) {
+                    write_canonical(out, v);
+                }
+            }
+            out.push(b'}');
+        }
+        Value::Array(items) => {
+            out.push(b'[');
+            for (i, item) in items.iter().enumerate() {
+                if i > 0 {
+                    out.push(b',');
+                }
+                write_canonical(out, item);
+            }
+            out.push(b']');
+        }
+        other => {
+            // Scalars: serde_json's own printing is already canonical.
+            let _ = serde_json::to_writer(&mut *out, other);
+        }
+    }
+}
+
+fn write_str(out: &mut Vec<u8>, s: &str) {
+    // Writing into a Vec cannot fail.
+    let _ = serde_json::to_writer(&mut *out, s);
+}
+
+/// The SHA-256 (lowercase hex) of the canonical JSON of the exact request: kind, fields, `cwd` and
+/// `environment`. Two requests that differ in one byte of any of these have different digests.
+pub fn request_digest(envelope: &Envelope) -> String {
+    let mut bound = envelope.clone();
+    bound.id = None;
+    bound.context.agent = None;
+    bound.context.session = None;
+    let value = serde_json::to_value(&bound).unwrap_or(Value::Null);
+    sha256_hex(canonical_json(&value).as_bytes())
+}
+
+/// Lowercase hex SHA-256 of `bytes`.
+pub fn sha256_hex(bytes: &[u8]) -> String {
+    hex::encode(Sha256::digest(bytes))
+}
+
+/// The fields of one audit entry that its hash covers (everything stored except the hash itself).
+#[derive(Debug, Clone, Copy)]
+pub struct HashedFields<'a> {
+    /// Position in the chain, from 1.
+    pub seq: i64,
+    /// Time of the decision, ms since the epoch.
+    pub ts_ms: i64,
+    /// Agent name.
+    pub agent: Option<&'a str>,
+    /// Agent session.
+    pub session: Option<&'a str>,
+    /// Request kind.
+    pub kind: &'a str,
+    /// Request digest.
+    pub digest: &'a str,
+    /// Redacted summary.
+    pub summary: &'a str,
+    /// allow / ask / deny.
+    pub decision: &'a str,
+    /// Reasons, as canonical JSON text.
+    pub reasons: &'a str,
+    /// Mitigation.
+    pub mitigation: &'a str,
+    /// Approval that let it through, if any.
+    pub approval_id: Option<&'a str>,
+    /// What happened.
+    pub outcome: &'a str,
+    /// Hash of the entry before.
+    pub prev_hash: &'a str,
+}
+
+/// The hash of an audit entry: SHA-256 (lowercase hex) over the canonical JSON object of its fields, keys
+/// sorted: `{"agent":…,"approval_id":…,"decision":…,"digest":…,"kind":…,"mitigation":…,"outcome":…,
+/// "prev_hash":…,"reasons":…,"seq":…,"session":…,"summary":…,"ts_ms":…}` (`reasons` as a JSON string holding
+/// the reasons' canonical JSON; absent optional fields as `null`). `buf` is scratch space reused between calls.
+pub fn entry_hash(fields: &HashedFields<'_>, buf: &mut Vec<u8>) -> String {
+    buf.clear();
+    // INVARIANT: keys in byte order; changing this encoding invalidates every stored chain.
+    buf.extend_from_slice(b"{\"agent\":");
+    write_opt(buf, fields.agent);
+    buf.extend_from_slice(b",\"approval_id\":");
+    write_opt(buf, fields.approval_id);
+    buf.extend_from_slice(b",\"decision\":");
+    write_str(buf, fields.decision);
+    buf.extend_from_slice(b",\"digest\":");
+    write_str(buf, fields.digest);
+    buf.extend_from_slice(b",\"kind\":");
+    write_str(buf, fields.kind);
+    buf.extend_from_slice(b",\"mitigation\":");
+    write_str(buf, fields.mitigation);
+    buf.extend_from_slice(b",\"outcome\":");
+    write_str(buf, fields.outcome);
+    buf.extend_from_slice(b",\"prev_hash\":");
+    write_str(buf, fields.prev_hash);
+    buf.extend_from_slice(b",\"reasons\":");
+    write_str(buf, fields.reasons);
+    let _ = write!(buf, ",\"seq\":{}", fields.seq);
+    buf.extend_from_slice(b",\"session\":");
+    write_opt(buf, fields.session);
+    buf.extend_from_slice(b",\"summary\":");
+    write_str(buf, fields.summary);
+    let _ = write!(buf, ",\"ts_ms\":{}}}", fields.ts_ms);
+    hex::encode(Sha256::digest(buf.as_slice()))
+}
+
+fn write_opt(buf: &mut Vec<u8>, value: Option<&str>) {
+    match value {
+        Some(s) => write_str(buf, s),
+        None => buf.extend_from_slice(b"null"),
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn canonical_json_sorts_keys_at_every_level() {
+        let v: Value =
+            serde_json::from_str(r#"{"b":1,"a":{"z":[{"y":2,"x":"\u00e9\n"}],"c":null}}"#).unwrap();
+        assert_eq!(
+            canonical_json(&v),
+            r#"{"a":{"c":null,"z":[{"x":"é\n","y":2}]},"b":1}"#
+        );
+    }
+
+    #[test]
+    fn digest_ignores_agent_and_session_but_not_one_byte_of_the_request() {
+        let a: Envelope =
+            serde_json::from_str(r#"{"kind":"shell","command":"rm -rf /tmp/x","agent":"a"}"#)
+                .unwrap();
+        let b: Envelope = serde_json::from_str(
+            r#"{"kind":"shell","command":"rm -rf /tmp/x","agent":"b","session":"s"}"#,
+        )
+        .unwrap();
+        let c: Envelope =
+            serde_json::from_str(r#"{"kind":"shell","command":"rm -rf /tmp/y"}"#).unwrap();
+        let d: Envelope =
+            serde_json::from_str(r#"{"kind":"shell","command":"rm -rf /tmp/x","cwd":"/"}"#)
+                .unwrap();
+        assert_eq!(request_digest(&a), request_digest(&b));
+        assert_ne!(request_digest(&a), request_digest(&c));
+        assert_ne!(request_digest(&a), request_digest(&d));
+        assert_eq!(request_digest(&a).len(), 64);
+    }
+
+    #[test]
+    fn entry_hash_matches_the_documented_encoding() {
+        let fields = HashedFields {
+            seq: 1,
+            ts_ms: 5,
+            agent: Some("a"),
+            session: None,
+            kind: "shell",
+            digest: "d",
+            summary: "s \"q\"",
+            decision: "ask",
+            reasons: "[]",
+            mitigation: "none",
+            approval_id: None,
+            outcome: "held",
+            prev_hash: GENESIS_HASH,
+        };
+        let expected = format!(
+            r#"{{"agent":"a","approval_id":null,"decision":"ask","digest":"d","kind":"shell","mitigation":"none","outcome":"held","prev_hash":"{GENESIS_HASH}","reasons":"[]","seq":1,"session":null,"summary":"s \"q\"","ts_ms":5}}"#
+        );
+        let mut buf = Vec::new();
+        assert_eq!(
+            entry_hash(&fields, &mut buf),
+            sha256_hex(expected.as_bytes())
+        );
+        // Same result through the generic canonical encoder.
+        let v: Value = serde_json::from_str(&expected).unwrap();
+        assert_eq!(canonical_json(&v), expected);
+    }
+}

@@ -1,0 +1,416 @@
+//! Opening a database: the URL forms, SQLite settings (WAL, busy timeout), PostgreSQL pools, the schema
+//! migrations (one directory per backend) and the checks that refuse a corrupt database or one written by a
+//! newer airlock. Query code lives with the feature it serves (`audit`, `approvals`, `credentials`).
+
+use std::path::{Path, PathBuf};
+use std::str::FromStr as _;
+use std::sync::Arc;
+use std::time::Duration;
+
+use sqlx::migrate::Migrator;
+use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
+use sqlx::sqlite::{
+    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
+};
+use sqlx::{Postgres, Sqlite, Transaction};
+
+use crate::clock::{Clock, SystemClock};
+use crate::error::{Result, StoreError};
+
+static SQLITE_MIGRATOR: Migrator = sqlx::migrate!("./migrations/sqlite");
+static POSTGRES_MIGRATOR: Migrator = sqlx::migrate!("./migrations/postgres");
+
+/// How long a writer waits for another process's write lock on SQLite before giving up.
+pub const SQLITE_BUSY_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// Which database a store runs on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    /// An SQLite file (the embedded default).
+    Sqlite,
+    /// A PostgreSQL server (shared between gateway replicas).
+    Postgres,
+}
+
+/// Options for [`crate::Store::open_with`].
+#[derive(Debug, Clone)]
+pub struct OpenOptions {
+    /// Most connections the pool keeps open.
+    pub max_connections: u32,
+    /// How long to wait for a connection (and, on PostgreSQL, for the server) before failing.
+    pub connect_timeout: Duration,
+}
+
+impl Default for OpenOptions {
+    fn default() -> Self {
+        Self {
+            max_connections: 4,
+            connect_timeout: Duration::from_secs(10),
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub(crate) enum Pool {
+    Sqlite(SqlitePool),
+    Postgres(PgPool),
+}
+
+/// The store: a connection pool to SQLite or PostgreSQL and the clock it stamps records with. Cheap to clone.
+#[derive(Debug, Clone)]
+pub struct Store {
+    pub(crate) pool: Pool,
+    pub(crate) location: String,
+    pub(crate) clock: Arc<dyn Clock>,
+}
+
+/// Where a database URL points.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Location {
+    /// An SQLite file.
+    Sqlite(PathBuf),
+    /// A PostgreSQL URL.
+    Postgres(String),
+}
+
+impl Location {
+    /// Parses `sqlite://PATH`, `sqlite:PATH`, `postgres://…` or `postgresql://…`.
+    pub fn parse(url: &str) -> Result<Self> {
+        if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            return Ok(Location::Postgres(url.to_string()));
+        }
+        if let Some(path) = url
+            .strip_prefix("sqlite://")
+            .or_else(|| url.strip_prefix("sqlite:"))
+        {
+            let path = path.split('?').next().unwrap_or(path);
+            if !path.is_empty() {
+                return Ok(Location::Sqlite(PathBuf::from(path)));
+            }
+        }
+        Err(StoreError::BadUrl {
+            url: redact_url(url),
+        })
+    }
+}
+
+/// The URL with any password replaced by `***`, for messages.
+pub fn redact_url(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return url.to_string();
+    };
+    let (authority, tail) = match rest.find('/') {
+        Some(i) => rest.split_at(i),
+        None => (rest, ""),
+    };
+    match authority.rsplit_once('@') {
+        Some((userinfo, host)) => {
+            let user = userinfo.split(':').next().unwrap_or_default();
+            if userinfo.contains(':') {
+                format!("{scheme}://{user}:***@{host}{tail}")
+            } else {
+                url.to_string()
+            }
+        }
+        None => url.to_string(),
+    }
+}
+
+fn sqlite_error(location: &str, source: sqlx::Error) -> StoreError {
+    if let sqlx::Error::Database(db) = &source {
+        // SQLITE_CORRUPT (11), SQLITE_NOTADB (26), and their extended codes.
+        let code = db.code().and_then(|c| c.parse::<i64>().ok()).unwrap_or(0) & 0xff;
+        if code == 11 || code == 26 {
+            return StoreError::Corrupt {
+                location: location.to_string(),
+                detail: db.message().to_string(),
+            };
+        }
+    }
+    StoreError::Open {
+        location: location.to_string(),
+        source,
+    }
+}
+
+impl Store {
+    /// Opens (and on first use creates and migrates) the database at `url`: `sqlite://PATH` or
+    /// `postgres://…`.
+    pub async fn open(url: &str) -> Result<Self> {
+        Self::open_with(url, &OpenOptions::default()).await
+    }
+
+    /// [`Store::open`] with pool options.
+    pub async fn open_with(url: &str, options: &OpenOptions) -> Result<Self> {
+        match Location::parse(url)? {
+            Location::Sqlite(path) => Self::open_sqlite(&path, options).await,
+            Location::Postgres(url) => Self::open_postgres(&url, options).await,
+        }
+    }
+
+    /// Opens the SQLite file at `path`, creating it (and its directory) if it does not exist. An existing file
+    /// that is not a readable airlock database is an error; it is never replaced.
+    pub async fn open_sqlite(path: &Path, options: &OpenOptions) -> Result<Self> {
+        let location = path.display().to_string();
+        if let Some(parent) = path
+            .parent()
+            .filter(|p| !p.as_os_str().is_empty() && !p.exists())
+        {
+            std::fs::create_dir_all(parent).map_err(|e| StoreError::Open {
+                location: location.clone(),
+                source: sqlx::Error::Io(e),
+            })?;
+        }
+        let connect = SqliteConnectOptions::new()
+            .filename(path)
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            // WAL + NORMAL: a commit survives a crash of the process (not necessarily of the machine's power).
+            .synchronous(SqliteSynchronous::Normal)
+            .busy_timeout(SQLITE_BUSY_TIMEOUT)
+            .foreign_keys(true);
+        let pool = SqlitePoolOptions::new()
+            .max_connections(options.max_connections.max(1))
+            .acquire_timeout(SQLITE_BUSY_TIMEOUT)
+            .connect_with(connect)
+            .await
+            .map_err(|e| sqlite_error(&location, e))?;
+        let store = Store {
+            pool: Pool::Sqlite(pool),
+            location,
+            clock: Arc::new(SystemClock),
+        };
+        store.migrate().await?;
+        Ok(store)
+    }
+
+    async fn open_postgres(url: &str, options: &OpenOptions) -> Result<Self> {
+        let location = redact_url(url);
+        let connect = PgConnectOptions::from_str(url).map_err(|source| StoreError::Open {
+            location: location.clone(),
+            source,
+        })?;
+        let pool = PgPoolOptions::new()
+            .max_connections(options.max_connections.max(1))
+            .acquire_timeout(options.connect_timeout)
+            .connect_with(connect)
+            .await
+            .map_err(|source| StoreError::Open {
+                location: location.clone(),
+                source,
+            })?;
+        let store = Store {
+            pool: Pool::Postgres(pool),
+            location,
+            clock: Arc::new(SystemClock),
+        };
+        store.migrate().await?;
+        Ok(store)
+    }
+
+    /// The same store reading time from `clock` (tests move a [`crate::ManualClock`] instead of sleeping).
+    pub fn with_clock(mut self, clock: Arc<dyn Clock>) -> Self {
+        self.clock = clock;
+        self
+    }
+
+    /// Which backend this store runs on.
+    pub fn backend(&self) -> Backend {
+        match self.pool {
+            Pool::Sqlite(_) => Backend::Sqlite,
+            Pool::Postgres(_) => Backend::Postgres,
+        }
+    }
+
+    /// The database's location (file path, or URL without password), for messages.
+    pub fn location(&self) -> &str {
+        &self.location
+    }
+
+    /// The newest schema version this build knows.
+    pub fn supported_schema_version(&self) -> i64 {
+        self.migrator().iter().map(|m| m.version).max().unwrap_or(0)
+    }
+
+    /// Closes every connection.
+    pub async fn close(&self) {
+        match &self.pool {
+            Pool::Sqlite(pool) => pool.close().await,
+            Pool::Postgres(pool) => pool.close().await,
+        }
+    }
+
+    fn migrator(&self) -> &'static Migrator {
+        match self.pool {
+            Pool::Sqlite(_) => &SQLITE_MIGRATOR,
+            Pool::Postgres(_) => &POSTGRES_MIGRATOR,
+        }
+    }
+
+    /// The newest migration applied to the database, 0 for a new database.
+    pub async fn schema_version(&self) -> Result<i64> {
+        let version: Option<i64> = match &self.pool {
+            Pool::Sqlite(pool) => {
+                let exists: Option<String> = sqlx::query_scalar(
+                    "SELECT name FROM sqlite_master WHERE type = 'table' AND name = '_sqlx_migrations'",
+                )
+                .fetch_optional(pool)
+                .await
+                .map_err(|e| sqlite_error(&self.location, e))?;
+                match exists {
+                    None => None,
+                    Some(_) => sqlx::query_scalar(
+                        "SELECT MAX(version) FROM _sqlx_migrations WHERE success",
+                    )
+                    .fetch_one(pool)
+                    .await
+                    .map_err(|e| sqlite_error(&self.location, e))?,
+                }
+            }
+            Pool::Postgres(pool) => {
+                let exists: bool =
+                    sqlx::query_scalar("SELECT to_regclass('_sqlx_migrations') IS NOT NULL")
+                        .fetch_one(pool)
+                        .await?;
+                if exists {
+                    sqlx::query_scalar("SELECT MAX(version) FROM _sqlx_migrations WHERE success")
+                        .fetch_one(pool)
+                        .await?
+                } else {
+                    None
+                }
+            }
+        };
+        Ok(version.unwrap_or(0))
+    }
+
+    /// Applies missing migrations; refuses a database whose schema is newer than this build.
+    async fn migrate(&self) -> Result<()> {
+        let supported = self.supported_schema_version();
+        let found = self.schema_version().await?;
+        if found > supported {
+            return Err(StoreError::SchemaTooNew {
+                location: self.location.clone(),
+                found,
+                supported,
+            });
+        }
+        if found == supported {
+            return Ok(());
+        }
+        let result = match &self.pool {
+            Pool::Sqlite(pool) => self.migrator().run(pool).await,
+            Pool::Postgres(pool) => self.migrator().run(pool).await,
+        };
+        if let Err(source) = result {
+            // Another process may have migrated at the same moment (SQLite has no migration lock).
+            if self.schema_version().await? == supported {
+                return Ok(());
+            }
+            return Err(StoreError::Migrate {
+                location: self.location.clone(),
+                source,
+            });
+        }
+        Ok(())
+    }
+}
+
+/// Starting a write transaction that serialises writers: `BEGIN IMMEDIATE` on SQLite (takes the database's
+/// write lock at once, so two processes never both read the same chain head), a plain `BEGIN` on PostgreSQL
+/// (callers take row or advisory locks).
+pub(crate) trait WritePool {
+    type Db: sqlx::Database;
+    /// What to append to a `SELECT` of one row to lock it until the transaction ends.
+    const ROW_LOCK: &'static str;
+    fn begin_write(
+        &self,
+    ) -> impl std::future::Future<Output = Result<Transaction<'static, Self::Db>>> + Send;
+    /// Takes the audit chain lock inside `tx` (a no-op on SQLite, where the transaction already holds it).
+    fn lock_chain<'t>(
+        &'t self,
+        tx: &'t mut Transaction<'static, Self::Db>,
+    ) -> impl std::future::Future<Output = Result<()>> + Send + 't;
+}
+
+/// Advisory lock key for the audit chain on PostgreSQL (`airlock` in ASCII, as a number).
+pub(crate) const CHAIN_LOCK_KEY: i64 = 0x0061_6972_6c6f_636b;
+
+impl WritePool for SqlitePool {
+    type Db = Sqlite;
+    const ROW_LOCK: &'static str = "";
+    async fn begin_write(&self) -> Result<Transaction<'static, Sqlite>> {
+        Ok(self.begin_with("BEGIN IMMEDIATE").await?)
+    }
+    async fn lock_chain(&self, _tx: &mut Transaction<'static, Sqlite>) -> Result<()> {
+        Ok(())
+    }
+}
+
+impl WritePool for PgPool {
+    type Db = Postgres;
+    const ROW_LOCK: &'static str = " FOR UPDATE";
+    async fn begin_write(&self) -> Result<Transaction<'static, Postgres>> {
+        Ok(self.begin().await?)
+    }
+    async fn lock_chain(&self, tx: &mut Transaction<'static, Postgres>) -> Result<()> {
+        sqlx::query("SELECT pg_advisory_xact_lock($1)")
+            .bind(CHAIN_LOCK_KEY)
+            .execute(&mut **tx)
+            .await?;
+        Ok(())
+    }
+}
+
+/// Runs `$body` with `$pool` bound to the SQLite or the PostgreSQL pool. The body is compiled once per backend,
+/// so the same query code (which uses `$1`-style parameters understood by both) serves both.
+macro_rules! on_pool {
+    ($store:expr, $pool:ident => $body:expr) => {
+        match &$store.pool {
+            $crate::db::Pool::Sqlite($pool) => $body,
+            $crate::db::Pool::Postgres($pool) => $body,
+        }
+    };
+}
+pub(crate) use on_pool;
+
+/// The row-lock suffix for a pool's backend (see [`WritePool::ROW_LOCK`]).
+pub(crate) fn row_lock<P: WritePool>(_pool: &P) -> &'static str {
+    P::ROW_LOCK
+}
+
+/// Random bytes from the operating system.
+pub(crate) fn random_bytes<const N: usize>() -> Result<[u8; N]> {
+    let mut buf = [0u8; N];
+    getrandom::fill(&mut buf).map_err(|e| StoreError::Random(e.to_string()))?;
+    Ok(buf)
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn urls() {
+        assert_eq!(
+            Location::parse("sqlite:///a/b.db").unwrap(),
+            Location::Sqlite("/a/b.db".into())
+        );
+        assert_eq!(
+            Location::parse("sqlite:x.db?mode=rwc").unwrap(),
+            Location::Sqlite("x.db".into())
+        );
+        assert!(matches!(
+            Location::parse("postgres://u:p@h/db").unwrap(),
+            Location::Postgres(_)
+        ));
+        assert!(Location::parse("mysql://x").is_err());
+        assert!(Location::parse("sqlite://").is_err());
+        assert_eq!(
+            redact_url("postgres://u:pw@h:5432/db"),
+            "postgres://u:***@h:5432/db"
+        );
+        assert_eq!(redact_url("postgres://u@h/db"), "postgres://u@h/db");
+    }
+}

@@ -1,0 +1,280 @@
+//! The readable one-line summary of a request that the audit log and approvals store, with secrets removed:
+//! authorization and cookie headers, bearer/basic credentials, `password=`/`token:`/`--api-key …` values,
+//! passwords in URLs and SQL, and well-known token formats (GitHub, GitLab, Slack, OpenAI-style, AWS key
+//! ids, JWTs, airlock's own). The exact request is never stored — only its digest — so the summary is all
+//! a reader sees; when in doubt it redacts.
+
+use std::sync::LazyLock;
+
+use airlock_engine::{Envelope, Request};
+use regex::Regex;
+use serde_json::Value;
+
+use crate::canonical::canonical_json;
+
+/// The text that replaces a secret.
+pub const REDACTED: &str = "[redacted]";
+
+/// Summaries longer than this (in characters) are cut and end with `…`.
+pub const MAX_SUMMARY_CHARS: usize = 1000;
+
+struct Rule {
+    regex: Regex,
+    replacement: &'static str,
+}
+
+static RULES: LazyLock<Option<Vec<Rule>>> = LazyLock::new(|| {
+    let specs: [(&str, &str); 7] = [
+        // URL userinfo: scheme://user:password@host
+        (
+            r"(?i)\b([a-z][a-z0-9+.-]*://)([^/\s:@]+):([^/\s@]+)@",
+            "${1}${2}:[redacted]@",
+        ),
+        // Credential-bearing header lines, e.g. in `curl -H "Authorization: Bearer …"`.
+        (
+            r#"(?i)\b(authorization|proxy-authorization|cookie|set-cookie|x-api-key|api-key|x-auth-token|private-token|x-vault-token)(\s*:\s*)[^"'\r\n]*"#,
+            "${1}${2}[redacted]",
+        ),
+        // Scheme credentials anywhere.
+        (
+            r"(?i)\b(bearer|basic|token)(\s+)[A-Za-z0-9._~+/=-]{6,}",
+            "${1}${2}[redacted]",
+        ),
+        // Flags: --password x, --token=x, -api-key x
+        (
+            r#"(?i)(\s--?[a-z0-9_-]*(?:password|passwd|secret|token|api-?key|access-key|private-key|credentials?))(=|\s+)('[^']*'|"[^"]*"|\S+)"#,
+            "${1}${2}[redacted]",
+        ),
+        // key=value, key: value, "key": "value" for secret-looking keys.
+        (
+            r#"(?i)\b([a-z0-9_.-]*(?:password|passwd|pwd|secret|token|apikey|api_key|api-key|access_key|private_key|credentials?)[a-z0-9_.-]*)(["']?\s*[:=]\s*)("[^"]*"|'[^']*'|[^\s&"',;}]+)"#,
+            "${1}${2}[redacted]",
+        ),
+        // SQL: PASSWORD '…', IDENTIFIED BY '…'
+        (
+            r#"(?i)\b(password|identified\s+by)(\s+)('[^']*'|"[^"]*")"#,
+            "${1}${2}'[redacted]'",
+        ),
+        // Well-known token formats.
+        (
+            r"\b(gh[pousr]_[A-Za-z0-9]{20,}|github_pat_[A-Za-z0-9_]{20,}|glpat-[A-Za-z0-9_-]{20,}|xox[abprs]-[A-Za-z0-9-]{10,}|sk-[A-Za-z0-9_-]{20,}|AKIA[0-9A-Z]{16}|eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}|alt_[0-9a-f]{64}|ala_[0-9a-f]{8}_[A-Za-z0-9_-]{20,})",
+            "[redacted]",
+        ),
+    ];
+    specs
+        .iter()
+        .map(|(pattern, replacement)| {
+            Regex::new(pattern)
+                .ok()
+                .map(|regex| Rule { regex, replacement })
+        })
+        .collect()
+});
+
+/// Removes secrets from free text.
+pub fn redact_text(text: &str) -> String {
+    let Some(rules) = RULES.as_ref() else {
+        // A pattern failed to compile: keep nothing rather than risk keeping a secret.
+        return REDACTED.to_string();
+    };
+    let mut out = text.to_string();
+    for rule in rules {
+        if rule.regex.is_match(&out) {
+            out = rule.regex.replace_all(&out, rule.replacement).into_owned();
+        }
+    }
+    out
+}
+
+fn is_secret_name(name: &str) -> bool {
+    let lower = name.to_ascii_lowercase();
+    [
+        "authorization",
+        "cookie",
+        "password",
+        "passwd",
+        "secret",
+        "token",
+        "apikey",
+        "api_key",
+        "api-key",
+        "access_key",
+        "private_key",
+        "credential",
+        "x-api-key",
+    ]
+    .iter()
+    .any(|needle| lower.contains(needle))
+}
+
+fn redact_json(value: &Value) -> Value {
+    match value {
+        Value::Object(map) => Value::Object(
+            map.iter()
+                .map(|(k, v)| {
+                    let v = if is_secret_name(k) && !v.is_null() {
+                        Value::String(REDACTED.into())
+                    } else {
+                        redact_json(v)
+                    };
+                    (k.clone(), v)
+                })
+                .collect(),
+        ),
+        Value::Array(items) => Value::Array(items.iter().map(redact_json).collect()),
+        Value::String(s) => Value::String(redact_text(s)),
+        other => other.clone(),
+    }
+}
+
+/// Cuts `text` to at most `max` characters (on a character boundary), ending with `…` when cut.
+pub fn truncate_chars(text: &str, max: usize) -> String {
+    match text.char_indices().nth(max) {
+        None => text.to_string(),
+        Some(_) => {
+            let mut s: String = text.chars().take(max).collect();
+            s.push('…');
+            s
+        }
+    }
+}
+
+/// One readable line describing the request, secrets redacted, at most [`MAX_SUMMARY_CHARS`] characters.
+pub fn summarize(envelope: &Envelope) -> String {
+    let text = match &envelope.request {
+        Request::Shell(shell) => format!("shell: {}", redact_text(&shell.command)),
+        Request::Sql(sql) => {
+            let dialect = serde_json::to_value(sql.dialect)
+                .ok()
+                .and_then(|v| v.as_str().map(str::to_string));
+            format!(
+                "sql ({}): {}",
+                dialect.unwrap_or_default(),
+                redact_text(&sql.sql)
+            )
+        }
+        Request::Http(http) => {
+            let mut s = format!("http: {} {}", http.method, redact_text(&http.url));
+            for (name, value) in &http.headers {
+                let value = if is_secret_name(name) {
+                    REDACTED.to_string()
+                } else {
+                    redact_text(value)
+                };
+                s.push_str(&format!(" [{name}: {value}]"));
+            }
+            if let Some(body) = &http.body {
+                let body = match serde_json::from_str::<Value>(body) {
+                    Ok(json) => canonical_json(&redact_json(&json)),
+                    Err(_) => redact_text(body),
+                };
+                s.push_str(&format!(" body: {body}"));
+            }
+            s
+        }
+        Request::Mcp(mcp) => {
+            format!(
+                "mcp: {}/{} {}",
+                mcp.server,
+                mcp.tool,
+                canonical_json(&redact_json(&mcp.arguments))
+            )
+        }
+        Request::File(file) => {
+            let op = serde_json::to_value(file.op)
+                .ok()
+                .and_then(|v| v.as_str().map(str::to_string));
+            let size = file
+                .content
+                .as_ref()
+                .map(|c| format!(" ({} bytes)", c.len()))
+                .unwrap_or_default();
+            format!("file: {} {}{size}", op.unwrap_or_default(), file.path)
+        }
+    };
+    let text = text.replace(['\n', '\r'], " ");
+    truncate_chars(&text, MAX_SUMMARY_CHARS)
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    fn summary(json: &str) -> String {
+        summarize(&serde_json::from_str(json).unwrap())
+    }
+
+    #[test]
+    fn all_patterns_compile() {
+        assert!(RULES.as_ref().is_some_and(|r| r.len() == 7));
+    }
+
+    #[test]
+    fn shell_secrets_are_redacted() {
+        let cases = [
+            (
+                r#"curl -H "Authorization: Bearer abcdef123456" https://x"#,
+                "abcdef123456",
+            ),
+            ("mysql --password=hunter2 -u root", "hunter2"),
+            ("psql --password hunter2", "hunter2"),
+            ("export API_KEY=sk-live-1234567890abcdefghij", "1234567890"),
+            (
+                "git clone https://bob:s3cr3tpass@github.com/x/y",
+                "s3cr3tpass",
+            ),
+            (
+                "echo ghp_abcdefghijklmnopqrstuvwxyz0123456789",
+                "ghp_abcdef",
+            ),
+            (
+                "aws configure set aws_access_key_id AKIAABCDEFGHIJKLMNOP",
+                "AKIAABCDEFGHIJKLMNOP",
+            ),
+            ("TOKEN=xyz123 deploy", "xyz123"),
+        ];
+        for (command, secret) in cases {
+            let s = summary(&serde_json::json!({"kind": "shell", "command": command}).to_string());
+            assert!(!s.contains(secret), "{command} → {s}");
+            assert!(s.contains(REDACTED), "{command} → {s}");
+        }
+        assert_eq!(
+            summary(r#"{"kind":"shell","command":"ls -la"}"#),
+            "shell: ls -la"
+        );
+    }
+
+    #[test]
+    fn http_headers_and_json_bodies_are_redacted() {
+        let s = summary(
+            r#"{"kind":"http","method":"POST","url":"https://api.example.com/v1?x=1","headers":{"Authorization":"Bearer zzz-top-secret","Content-Type":"application/json"},"body":"{\"password\":\"hunter2\",\"name\":\"db\"}"}"#,
+        );
+        assert!(
+            !s.contains("zzz-top-secret") && !s.contains("hunter2"),
+            "{s}"
+        );
+        assert!(
+            s.contains("Content-Type: application/json") && s.contains("\"name\":\"db\""),
+            "{s}"
+        );
+    }
+
+    #[test]
+    fn sql_and_mcp_secrets_are_redacted() {
+        let s = summary(r#"{"kind":"sql","sql":"ALTER USER bob WITH PASSWORD 'hunter2'"}"#);
+        assert!(!s.contains("hunter2"), "{s}");
+        let s = summary(
+            r#"{"kind":"mcp","server":"db","tool":"connect","arguments":{"api_key":"k-123","host":"h"}}"#,
+        );
+        assert!(!s.contains("k-123") && s.contains("\"host\":\"h\""), "{s}");
+    }
+
+    #[test]
+    fn long_summaries_are_cut_on_a_char_boundary() {
+        let long = "é".repeat(5000);
+        let s = summary(&serde_json::json!({"kind": "shell", "command": long}).to_string());
+        assert_eq!(s.chars().count(), MAX_SUMMARY_CHARS + 1);
+        assert!(s.ends_with('…'));
+    }
+}
