@@ -42,7 +42,7 @@ pub struct CatalogFile {
     pub rules: Vec<Rule>,
 }
 
-/// One catalogue rule.
+/// One catalogue rule. (The patterns are boxed: a rule has at most one, and small rules parse faster.)
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Rule {
@@ -70,16 +70,16 @@ pub struct Rule {
     pub no_match: Vec<String>,
     /// Pattern for a command line (CLI subcommands).
     #[serde(default)]
-    pub shell: Option<ShellPattern>,
+    pub shell: Option<Box<ShellPattern>>,
     /// Pattern for an HTTP request (method, host, path).
     #[serde(default)]
-    pub http: Option<HttpPattern>,
+    pub http: Option<Box<HttpPattern>>,
     /// Pattern for GraphQL mutation fields.
     #[serde(default)]
-    pub graphql: Option<GraphqlPattern>,
+    pub graphql: Option<Box<GraphqlPattern>>,
     /// Pattern for MCP tool calls.
     #[serde(default)]
-    pub mcp: Option<McpPattern>,
+    pub mcp: Option<Box<McpPattern>>,
     /// The family (file stem) this rule was loaded from; filled in by the loader.
     #[serde(skip)]
     pub family: String,
@@ -98,6 +98,22 @@ fn default_blast() -> BlastRadius {
 pub struct Catalog {
     rules: Vec<Rule>,
     by_id: BTreeMap<String, usize>,
+    index: Index,
+}
+
+/// Positions in `rules` of the rules each classifier looks at, made once at load, in catalogue order.
+#[derive(Debug, Clone, Default)]
+struct Index {
+    /// Rules with a `[rule.shell]` pattern whose commands are literal, bucketed by a hash of each command
+    /// name (ASCII case folded): bucket `b` is `shell_literal[shell_starts[b]..shell_starts[b + 1]]`, in
+    /// catalogue order. A bucket may hold rules of other commands that share it; they simply do not match.
+    shell_starts: Vec<usize>,
+    shell_literal: Vec<usize>,
+    /// Rules with a `[rule.shell]` pattern one of whose commands is a glob: looked at for every command.
+    shell_globs: Vec<usize>,
+    http: Vec<usize>,
+    graphql: Vec<usize>,
+    mcp: Vec<usize>,
 }
 
 impl Catalog {
@@ -126,7 +142,7 @@ impl Catalog {
         files: impl IntoIterator<Item = (&'a str, &'a str)>,
         parse: impl Fn(&str) -> Result<CatalogFile, String>,
     ) -> Result<Self, EngineError> {
-        let mut catalog = Catalog::default();
+        let mut parsed = Vec::new();
         for (family, text) in files {
             let file = parse(text).map_err(|message| EngineError::Catalog {
                 family: family.to_string(),
@@ -138,6 +154,14 @@ impl Catalog {
                     message: format!("`family = {:?}` does not match the file name", file.family),
                 });
             }
+            parsed.push((family, file));
+        }
+        // Rules are large: reserve once rather than moving them on every growth.
+        let mut catalog = Catalog {
+            rules: Vec::with_capacity(parsed.iter().map(|(_, f)| f.rules.len()).sum()),
+            ..Catalog::default()
+        };
+        for (family, file) in parsed {
             for mut rule in file.rules {
                 rule.family = family.to_string();
                 if catalog.by_id.contains_key(&rule.id) {
@@ -150,7 +174,54 @@ impl Catalog {
                 catalog.rules.push(rule);
             }
         }
+        catalog.index = Index::new(&catalog.rules);
         Ok(catalog)
+    }
+
+    /// The rules with a `[rule.shell]` pattern that can match command `cmd` (a literal command equal to it
+    /// ignoring ASCII case, or a glob), in catalogue order.
+    pub(crate) fn shell_rules_for(&self, cmd: &str) -> impl Iterator<Item = &Rule> {
+        let bucket = command_bucket(cmd);
+        let literal = self
+            .index
+            .shell_starts
+            .get(bucket)
+            .zip(self.index.shell_starts.get(bucket + 1))
+            .and_then(|(&start, &end)| self.index.shell_literal.get(start..end))
+            .unwrap_or_default();
+        let (mut a, mut b) = (
+            literal.iter().copied().peekable(),
+            self.index.shell_globs.iter().copied().peekable(),
+        );
+        // Merge the two sorted lists (a rule in both is yielded once).
+        std::iter::from_fn(move || {
+            let next = match (a.peek().copied(), b.peek().copied()) {
+                (Some(x), Some(y)) if x == y => {
+                    a.next();
+                    b.next()
+                }
+                (Some(x), Some(y)) if x < y => a.next(),
+                (Some(_), Some(_)) | (None, Some(_)) => b.next(),
+                (Some(_), None) => a.next(),
+                (None, None) => None,
+            }?;
+            self.rules.get(next)
+        })
+    }
+
+    /// The rules with a `[rule.http]` pattern, in catalogue order.
+    pub(crate) fn http_rules(&self) -> impl Iterator<Item = &Rule> {
+        self.index.http.iter().filter_map(|&i| self.rules.get(i))
+    }
+
+    /// The rules with a `[rule.graphql]` pattern, in catalogue order.
+    pub(crate) fn graphql_rules(&self) -> impl Iterator<Item = &Rule> {
+        self.index.graphql.iter().filter_map(|&i| self.rules.get(i))
+    }
+
+    /// The rules with a `[rule.mcp]` pattern, in catalogue order.
+    pub(crate) fn mcp_rules(&self) -> impl Iterator<Item = &Rule> {
+        self.index.mcp.iter().filter_map(|&i| self.rules.get(i))
     }
 
     /// Every rule, in file then declaration order.
@@ -211,6 +282,65 @@ impl Catalog {
                 },
             },
         }
+    }
+}
+
+/// Buckets of the shell command index.
+const COMMAND_BUCKETS: usize = 256;
+
+/// The bucket of a command name (FNV-1a of its ASCII-lowercased bytes).
+fn command_bucket(cmd: &str) -> usize {
+    let hash = cmd.bytes().fold(0x811c_9dc5_u32, |h, b| {
+        (h ^ u32::from(b.to_ascii_lowercase())).wrapping_mul(0x0100_0193)
+    });
+    usize::try_from(hash).unwrap_or_default() % COMMAND_BUCKETS
+}
+
+impl Index {
+    fn new(rules: &[Rule]) -> Self {
+        let mut index = Index::default();
+        // (bucket, rule) in catalogue order; a stable sort by bucket keeps each bucket in that order.
+        let mut literal: Vec<(usize, usize)> = Vec::with_capacity(rules.len());
+        for (i, rule) in rules.iter().enumerate() {
+            if let Some(shell) = &rule.shell {
+                let mut commands = shell.command.iter().chain(shell.commands.iter());
+                if commands.clone().any(|c| c.contains(['*', '?'])) {
+                    index.shell_globs.push(i);
+                } else {
+                    let first = literal.len();
+                    for command in &mut commands {
+                        let bucket = command_bucket(command);
+                        if !literal
+                            .get(first..)
+                            .unwrap_or_default()
+                            .contains(&(bucket, i))
+                        {
+                            literal.push((bucket, i));
+                        }
+                    }
+                }
+            }
+            if rule.http.is_some() {
+                index.http.push(i);
+            }
+            if rule.graphql.is_some() {
+                index.graphql.push(i);
+            }
+            if rule.mcp.is_some() {
+                index.mcp.push(i);
+            }
+        }
+        literal.sort_by_key(|&(bucket, _)| bucket);
+        index.shell_starts = Vec::with_capacity(COMMAND_BUCKETS + 1);
+        let mut at = 0;
+        for bucket in 0..=COMMAND_BUCKETS {
+            while literal.get(at).is_some_and(|&(b, _)| b < bucket) {
+                at += 1;
+            }
+            index.shell_starts.push(at);
+        }
+        index.shell_literal = literal.into_iter().map(|(_, i)| i).collect();
+        index
     }
 }
 

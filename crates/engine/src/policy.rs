@@ -19,7 +19,7 @@ use cedar_policy::{
 use crate::action::{Action, Verdict};
 use crate::decision::{Decision, Mitigation, Reason};
 use crate::error::EngineError;
-use crate::request::Envelope;
+use crate::request::{Envelope, RequestKind};
 
 /// The default policy text.
 pub const DEFAULT_POLICY: &str = include_str!("../../../policies/default.cedar");
@@ -29,6 +29,15 @@ pub const SCHEMA: &str = include_str!("../../../policies/airlock.cedarschema");
 /// The `@id` used for decisions the engine takes without consulting a policy rule.
 const NO_POLICY: &str = "none";
 
+/// The action kinds, in the order of [`Policy::actions`].
+const KINDS: [RequestKind; 5] = [
+    RequestKind::Shell,
+    RequestKind::Sql,
+    RequestKind::Http,
+    RequestKind::Mcp,
+    RequestKind::File,
+];
+
 /// A loaded, validated policy.
 #[derive(Debug, Clone)]
 pub struct Policy {
@@ -36,11 +45,12 @@ pub struct Policy {
     rules: PolicySet,
     /// The user's `permit` exceptions.
     exceptions: PolicySet,
+    /// The Cedar action of each action kind, in [`KINDS`] order, made once.
+    actions: Vec<EntityUid>,
     /// Each rule's annotations, read once (reading a Cedar annotation parses its key), in policy order.
     rule_infos: Vec<(PolicyId, RuleInfo)>,
     /// The same for the exceptions.
     exception_infos: Vec<(PolicyId, RuleInfo)>,
-    action_type: Option<EntityTypeName>,
     agent_type: Option<EntityTypeName>,
     target_type: Option<EntityTypeName>,
 }
@@ -63,7 +73,7 @@ impl Policy {
     /// `airlock policy check`; here it is only parsed, to keep engine start-up fast.
     pub fn default_policy() -> Result<Self, EngineError> {
         let rules = parse_checked("default.cedar", DEFAULT_POLICY, "default")?;
-        Self::assemble(rules, PolicySet::new())
+        Self::assemble(rules, Vec::new())
     }
 
     /// The default policy with a user policy layered on top. The user policy is parsed and validated
@@ -71,20 +81,20 @@ impl Policy {
     pub fn with_user_policy(source_name: &str, text: &str) -> Result<Self, EngineError> {
         let defaults = parse_checked("default.cedar", DEFAULT_POLICY, "default")?;
         let user = parse_checked(source_name, text, "user")?;
-        validate(source_name, &user)?;
+        validate(source_name, &policy_set(source_name, &user)?)?;
         let replaced: BTreeSet<String> = user
-            .policies()
+            .iter()
             .filter_map(|p| annotations(p).get("id").map(|id| id.to_string()))
             .collect();
         let mut rules = PolicySet::new();
         let mut exceptions = PolicySet::new();
-        for policy in user.policies() {
+        for policy in &user {
             match policy.effect() {
                 cedar_policy::Effect::Permit => add(&mut exceptions, policy.clone(), source_name)?,
                 cedar_policy::Effect::Forbid => add(&mut rules, policy.clone(), source_name)?,
             }
         }
-        for policy in defaults.policies() {
+        for policy in &defaults {
             if annotations(policy)
                 .get("id")
                 .is_some_and(|id| !replaced.contains(*id))
@@ -99,7 +109,7 @@ impl Policy {
             // Keep the baseline permit even if the user replaced it: with no permit at all, Cedar would
             // deny everything silently. A user who wants that writes a forbid.
             let baseline = defaults
-                .policies()
+                .iter()
                 .find(|p| p.effect() == cedar_policy::Effect::Permit);
             if let Some(baseline) = baseline {
                 add(
@@ -109,29 +119,46 @@ impl Policy {
                 )?;
             }
         }
-        Self::assemble(rules, exceptions)
+        Self::assemble(
+            rules.policies().cloned().collect(),
+            exceptions.policies().cloned().collect(),
+        )
     }
 
     /// Parses, checks conventions and validates a policy text against the schema, as `airlock policy check`
     /// does. Returns the number of rules.
     pub fn check(source_name: &str, text: &str) -> Result<usize, EngineError> {
-        let set = parse_checked(source_name, text, "checked")?;
-        validate(source_name, &set)?;
-        Ok(set.policies().count())
+        let policies = parse_checked(source_name, text, "checked")?;
+        validate(source_name, &policy_set(source_name, &policies)?)?;
+        Ok(policies.len())
     }
 
-    fn assemble(rules: PolicySet, exceptions: PolicySet) -> Result<Self, EngineError> {
-        let infos = |set: &PolicySet| -> Vec<(PolicyId, RuleInfo)> {
-            set.policies()
-                .map(|p| (p.id().clone(), rule_info(p)))
-                .collect()
+    /// `rules` and `exceptions` in policy order.
+    fn assemble(
+        rules: Vec<cedar_policy::Policy>,
+        exceptions: Vec<cedar_policy::Policy>,
+    ) -> Result<Self, EngineError> {
+        let infos = |set: &[cedar_policy::Policy]| -> Vec<(PolicyId, RuleInfo)> {
+            set.iter().map(|p| (p.id().clone(), rule_info(p))).collect()
         };
+        let action_type = EntityTypeName::from_str("Airlock::Action").map_err(|e| {
+            EngineError::PolicyInvalid {
+                source_name: "policy".to_string(),
+                message: e.to_string(),
+            }
+        })?;
+        let actions = KINDS
+            .iter()
+            .map(|kind| {
+                EntityUid::from_type_name_and_id(action_type.clone(), EntityId::new(kind.as_str()))
+            })
+            .collect();
         Ok(Self {
             rule_infos: infos(&rules),
             exception_infos: infos(&exceptions),
-            rules,
-            exceptions,
-            action_type: EntityTypeName::from_str("Airlock::Action").ok(),
+            rules: policy_set("policy", &rules)?,
+            exceptions: policy_set("policy", &exceptions)?,
+            actions,
             agent_type: EntityTypeName::from_str("Airlock::Agent").ok(),
             target_type: EntityTypeName::from_str("Airlock::Target").ok(),
         })
@@ -222,14 +249,17 @@ impl Policy {
         }
     }
 
+    /// The Cedar action of an action kind.
+    fn cedar_action(&self, kind: RequestKind) -> Option<EntityUid> {
+        let slot = KINDS.iter().position(|k| *k == kind)?;
+        self.actions.get(slot).cloned()
+    }
+
     fn cedar_request(&self, envelope: &Envelope, action: &Action) -> Option<CedarRequest> {
         let agent = envelope.context.agent.as_deref().unwrap_or("unknown");
         let principal =
             EntityUid::from_type_name_and_id(self.agent_type.clone()?, EntityId::new(agent));
-        let cedar_action = EntityUid::from_type_name_and_id(
-            self.action_type.clone()?,
-            EntityId::new(action.kind.as_str()),
-        );
+        let cedar_action = self.cedar_action(action.kind)?;
         let resource = EntityUid::from_type_name_and_id(
             self.target_type.clone()?,
             EntityId::new(&action.target),
@@ -286,7 +316,11 @@ fn validate(source_name: &str, set: &PolicySet) -> Result<(), EngineError> {
 /// Parses a policy text, gives every rule a unique Cedar id (`<prefix>:<@id>`), and checks airlock's
 /// conventions: `@id`, `@verdict` and `@reason` on every rule, `allow` only on `permit`, `ask`/`deny`
 /// only on `forbid`, a valid `@mitigation`, no `@id` twice, no templates.
-fn parse_checked(source_name: &str, text: &str, prefix: &str) -> Result<PolicySet, EngineError> {
+fn parse_checked(
+    source_name: &str,
+    text: &str,
+    prefix: &str,
+) -> Result<Vec<cedar_policy::Policy>, EngineError> {
     let parsed = PolicySet::from_str(text).map_err(|e| EngineError::PolicyParse {
         source_name: source_name.to_string(),
         message: e.to_string(),
@@ -300,7 +334,7 @@ fn parse_checked(source_name: &str, text: &str, prefix: &str) -> Result<PolicySe
             "templates are not supported; write plain rules".to_string(),
         ));
     }
-    let mut out = PolicySet::new();
+    let mut out = Vec::new();
     let mut seen = BTreeSet::new();
     for policy in parsed.policies() {
         let notes = annotations(policy);
@@ -340,10 +374,20 @@ fn parse_checked(source_name: &str, text: &str, prefix: &str) -> Result<PolicySe
                 "rule `{id}`: @mitigation(\"{m}\") must be none, snapshot, soft_delete or defer"
             )));
         }
-        out.add(policy.new_id(PolicyId::new(format!("{prefix}:{id}"))))
-            .map_err(|e| invalid(e.to_string()))?;
+        out.push(policy.new_id(PolicyId::new(format!("{prefix}:{id}"))));
     }
     Ok(out)
+}
+
+/// The policies as one Cedar set.
+fn policy_set(
+    source_name: &str,
+    policies: &[cedar_policy::Policy],
+) -> Result<PolicySet, EngineError> {
+    PolicySet::from_policies(policies.iter().cloned()).map_err(|e| EngineError::PolicyInvalid {
+        source_name: source_name.to_string(),
+        message: e.to_string(),
+    })
 }
 
 fn add(

@@ -28,6 +28,24 @@ pub(crate) fn glob_match(pattern: &str, text: &str, syntax: GlobSyntax) -> bool 
             a == b
         }
     };
+    let same = |a: u8, b: u8| {
+        if syntax.case_insensitive {
+            a.eq_ignore_ascii_case(&b)
+        } else {
+            a == b
+        }
+    };
+    // A pattern that starts (ends) with a plain literal byte matches only a text that starts (ends) with
+    // it: most patterns are rejected here without scanning them.
+    let plain = |b: u8| !special(&b);
+    let edge_differs = |pattern: Option<&u8>, text: Option<&u8>| match (pattern, text) {
+        (Some(&pb), Some(&tb)) => plain(pb) && !same(pb, tb),
+        (Some(&pb), None) => plain(pb),
+        _ => false,
+    };
+    if edge_differs(p.first(), t.first()) || edge_differs(p.last(), t.last()) {
+        return false;
+    }
     // Fast paths for the common shapes: `literal`, `*literal`, `literal*`.
     match p.iter().position(special) {
         None => return same_str(p, t),
@@ -47,13 +65,6 @@ pub(crate) fn glob_match(pattern: &str, text: &str, syntax: GlobSyntax) -> bool 
         }
         Some(_) => {}
     }
-    let same = |a: u8, b: u8| {
-        if syntax.case_insensitive {
-            a.eq_ignore_ascii_case(&b)
-        } else {
-            a == b
-        }
-    };
     // Width in bytes of the character starting at `i` of the text (1 past the end).
     let char_len = |i: usize| {
         text.get(i..)
@@ -130,5 +141,8 @@ mod tests {
         assert!(glob_match("*.COM", "x.com", HTTP) && !glob_match("*.com", "x.co", HTTP));
         assert!(glob_match("aws*", "aws", SHELL) && !glob_match("aws*", "aw", SHELL));
         assert!(glob_match("*", "anything", HTTP) && glob_match("**", "", HTTP));
+        assert!(glob_match(r"a\b", "AB", HTTP) && !glob_match(r"a\b", "ac", HTTP));
+        assert!(glob_match("a\\", "a\\", SHELL) && !glob_match("ab", "", SHELL));
+        assert!(glob_match("x*é", "xyzé", SHELL) && !glob_match("x*é", "xyze", SHELL));
     }
 }

@@ -216,7 +216,7 @@ impl Walker<'_, '_> {
         let words = split_words(&name);
         let span = field_span(field, &name_node);
         let mut best: Option<(u8, Vec<&Rule>)> = None;
-        for rule in self.cx.catalog.rules() {
+        for rule in self.cx.catalog.graphql_rules() {
             let Some(pattern) = &rule.graphql else {
                 continue;
             };

@@ -263,7 +263,7 @@ fn percent_decode(text: &str) -> String {
 /// Matches every catalogue `[rule.http]` pattern; keeps the rules of the lowest fallback level.
 fn rule_actions(cx: &Classifier<'_>, parts: &Parts<'_>, line: Span) -> Vec<Action> {
     let mut best: Option<(u8, Vec<(&Rule, Match)>)> = None;
-    for rule in cx.catalog.rules() {
+    for rule in cx.catalog.http_rules() {
         let Some(pattern) = &rule.http else { continue };
         let Some(found) = matches(pattern, parts, line) else {
             continue;

@@ -593,7 +593,7 @@ impl Call<'_> {
     fn rule_actions(&self, cx: &Classifier<'_>) -> Vec<Action> {
         let object_words = self.object_words();
         let mut best: Option<(u8, Vec<&Rule>)> = None;
-        for rule in cx.catalog.rules() {
+        for rule in cx.catalog.mcp_rules() {
             let Some(pattern) = &rule.mcp else { continue };
             if !self.matches(pattern, &object_words) {
                 continue;

@@ -86,7 +86,6 @@ fn in_charset(c: char, extra: &str) -> bool {
     c.is_ascii_alphanumeric() || extra.contains(c)
 }
 
-/// The first secret in `text`, strong ones first.
 /// `str::find` without the searcher set-up cost, which dominates for the short needles and bodies here:
 /// jump between occurrences of the needle's first byte and compare.
 fn find_fast(haystack: &str, needle: &str) -> Option<usize> {
@@ -104,12 +103,51 @@ fn find_fast(haystack: &str, needle: &str) -> Option<usize> {
     None
 }
 
+/// The first secret in `text`, strong ones first.
 pub(crate) fn find_secret(text: &str) -> Option<Found> {
-    find_private_key(text)
-        .or_else(|| find_token(text))
-        .or_else(|| find_aws_secret(text))
-        .or_else(|| find_url_password(text))
-        .or_else(|| find_field(text))
+    let pairs = Pairs::new(text);
+    find_private_key(text, &pairs)
+        .or_else(|| find_token(text, &pairs))
+        .or_else(|| find_aws_secret(text, &pairs))
+        .or_else(|| find_url_password(text, &pairs))
+        .or_else(|| find_field(text, &pairs))
+}
+
+/// Which byte pairs occur in a text (ASCII case folded), hashed into 4096 bits: a needle with a pair that
+/// is missing cannot occur in the text (in either case), so its scan is skipped. A filter only: a needle
+/// that may occur is still searched for the way it always was, so the result is the same.
+struct Pairs([u64; 64]);
+
+impl Pairs {
+    fn slot(a: u8, b: u8) -> usize {
+        ((usize::from(a.to_ascii_lowercase()) << 6) ^ usize::from(b.to_ascii_lowercase())) & 4095
+    }
+
+    fn new(text: &str) -> Self {
+        let mut bits = [0u64; 64];
+        for pair in text.as_bytes().windows(2) {
+            if let [a, b] = pair {
+                let slot = Self::slot(*a, *b);
+                if let Some(word) = bits.get_mut(slot / 64) {
+                    *word |= 1 << (slot % 64);
+                }
+            }
+        }
+        Self(bits)
+    }
+
+    /// False when `needle` (in any ASCII case) certainly does not occur in the text.
+    fn may_contain(&self, needle: &str) -> bool {
+        needle.as_bytes().windows(2).all(|pair| match pair {
+            [a, b] => {
+                let slot = Self::slot(*a, *b);
+                self.0
+                    .get(slot / 64)
+                    .is_some_and(|word| word & (1 << (slot % 64)) != 0)
+            }
+            _ => true,
+        })
+    }
 }
 
 /// Database and broker URLs with a password: `postgres://user:pass@host/db`, `redis://:pass@host`.
@@ -129,9 +167,14 @@ const URL_SCHEMES: &[&str] = &[
     "clickhouse://",
 ];
 
-fn find_url_password(text: &str) -> Option<Found> {
+fn find_url_password(text: &str, pairs: &Pairs) -> Option<Found> {
+    let mut schemes = URL_SCHEMES
+        .iter()
+        .filter(|s| pairs.may_contain(s))
+        .peekable();
+    schemes.peek()?;
     let lower = text.to_ascii_lowercase();
-    for scheme in URL_SCHEMES {
+    for scheme in schemes {
         let mut from = 0;
         while let Some(rel) = lower.get(from..).and_then(|t| find_fast(t, scheme)) {
             let start = from + rel;
@@ -162,7 +205,10 @@ fn find_url_password(text: &str) -> Option<Found> {
     None
 }
 
-fn find_private_key(text: &str) -> Option<Found> {
+fn find_private_key(text: &str, pairs: &Pairs) -> Option<Found> {
+    if !pairs.may_contain("-----BEGIN ") {
+        return None;
+    }
     let mut from = 0;
     while let Some(rel) = find_fast(text.get(from..)?, "-----BEGIN ") {
         let start = from + rel;
@@ -184,9 +230,12 @@ fn find_private_key(text: &str) -> Option<Found> {
     None
 }
 
-fn find_token(text: &str) -> Option<Found> {
+fn find_token(text: &str, pairs: &Pairs) -> Option<Found> {
     let mut best: Option<Found> = None;
     for &(prefix, min, charset, kind) in TOKENS {
+        if !pairs.may_contain(prefix) {
+            continue;
+        }
         let mut from = 0;
         while let Some(rel) = text.get(from..).and_then(|t| find_fast(t, prefix)) {
             let start = from + rel;
@@ -217,7 +266,10 @@ fn find_token(text: &str) -> Option<Found> {
 }
 
 /// `aws_secret_access_key` followed by a 40-character key (form, JSON, ini or env spelling).
-fn find_aws_secret(text: &str) -> Option<Found> {
+fn find_aws_secret(text: &str, pairs: &Pairs) -> Option<Found> {
+    if !pairs.may_contain("aws_secret_access_key") {
+        return None;
+    }
     let lower = text.to_ascii_lowercase();
     let start = find_fast(&lower, "aws_secret_access_key")?;
     let (value_start, value_end) = field_value(text, start + "aws_secret_access_key".len())?;
@@ -235,9 +287,14 @@ fn find_aws_secret(text: &str) -> Option<Found> {
 }
 
 /// A credential-named field with a non-empty value: `password=…`, `"token": "…"`, `secret: …`.
-fn find_field(text: &str) -> Option<Found> {
+fn find_field(text: &str, pairs: &Pairs) -> Option<Found> {
+    let mut fields = SECRET_FIELDS
+        .iter()
+        .filter(|f| pairs.may_contain(f))
+        .peekable();
+    fields.peek()?;
     let lower = text.to_ascii_lowercase();
-    for field in SECRET_FIELDS {
+    for field in fields {
         let mut from = 0;
         while let Some(rel) = lower.get(from..).and_then(|t| find_fast(t, field)) {
             let start = from + rel;

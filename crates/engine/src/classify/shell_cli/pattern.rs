@@ -90,7 +90,8 @@ pub(crate) fn classify(cx: &Classifier<'_>, argv: &[Word], views: &[View], out: 
     for view in views {
         let items = args::parse(&view.cmd, argv, view.first);
         let mut view_best: Option<(&crate::catalog::Rule, Found)> = None;
-        for rule in cx.catalog.rules() {
+        // Only the rules whose command can match (the others fail `command_matches`).
+        for rule in cx.catalog.shell_rules_for(&view.cmd) {
             let Some(pattern) = rule.shell.as_ref() else {
                 continue;
             };
