@@ -9,7 +9,9 @@ use airlock_engine::{Decision, Envelope, Mitigation, Reason, Verdict};
 use serde::{Deserialize, Serialize};
 use sqlx::Row as _;
 
-use crate::canonical::{GENESIS_HASH, HashedFields, canonical_json, entry_hash, request_digest};
+use crate::canonical::{
+    GENESIS_HASH, HashedFields, canonical_json, entry_hash, entry_hash_hex, request_digest,
+};
 use crate::clock::Millis;
 use crate::db::{Store, WritePool as _, on_pool};
 use crate::error::{Result, StoreError};
@@ -215,6 +217,68 @@ const COLUMN_NAMES: [&str; 14] = [
 /// Entries read per query while verifying.
 const VERIFY_PAGE: i64 = 25_000;
 
+/// SQLite: map up to 4 GiB of the database file while reading a verify page.
+const VERIFY_MMAP: &str = "PRAGMA mmap_size = 4294967296";
+
+/// Pages read ahead of the checker while verifying.
+const FETCH_AHEAD: usize = 2;
+
+/// Appends one `LEN:VALUE` (or `-1:` for NULL) field to a page, as [`take_field`] reads it.
+fn push_field(page: &mut String, value: Option<&str>) {
+    use std::fmt::Write as _;
+    match value {
+        Some(v) => {
+            let _ = write!(page, "{}:", v.len());
+            page.push_str(v);
+        }
+        None => page.push_str("-1:"),
+    }
+}
+
+/// PostgreSQL: all entries up to `max_seq` as one stream of rows, framed into pages of [`VERIFY_PAGE`]
+/// entries (the format of [`Store::fetch_page`]) and sent in order; stops early when the checker has stopped
+/// listening.
+async fn stream_pages(
+    pool: &sqlx::PgPool,
+    max_seq: i64,
+    pages: &tokio::sync::mpsc::Sender<String>,
+) -> Result<()> {
+    use futures_util::TryStreamExt as _;
+    let sql = format!("SELECT {COLUMNS} FROM audit_log WHERE seq <= $1 ORDER BY seq");
+    let mut rows = sqlx::query(&sql).bind(max_seq).fetch(pool);
+    let page_rows = usize::try_from(VERIFY_PAGE).unwrap_or(25_000);
+    let mut page = String::new();
+    let mut in_page = 0usize;
+    let mut number = String::new();
+    while let Some(row) = rows.try_next().await? {
+        for i in 0..2 {
+            use std::fmt::Write as _;
+            let v: i64 = row.try_get(i)?;
+            number.clear();
+            let _ = write!(number, "{v}");
+            push_field(&mut page, Some(&number));
+        }
+        for i in 2..COLUMN_NAMES.len() {
+            let v: Option<&str> = row.try_get(i)?;
+            push_field(&mut page, v);
+        }
+        in_page += 1;
+        if in_page == page_rows {
+            let capacity = page.len() + page.len() / 8;
+            let full = std::mem::replace(&mut page, String::with_capacity(capacity));
+            in_page = 0;
+            if pages.send(full).await.is_err() {
+                return Ok(());
+            }
+        }
+    }
+    if !page.is_empty() {
+        // A closed channel means the checker already stopped at a problem.
+        let _ = pages.send(page).await;
+    }
+    Ok(())
+}
+
 /// `(lo, hi]` ranges of `seq` covering everything up to `max_seq`; the first also takes any `seq` ≤ 0 (which
 /// can only be there by tampering).
 fn page_bounds(max_seq: i64) -> impl Iterator<Item = (i64, i64)> {
@@ -323,8 +387,8 @@ impl Verifier {
         let hash_all = |part: &[(HashedFields<'_>, &str)]| {
             let mut buf = Vec::with_capacity(1024);
             part.iter()
-                .map(|(fields, _)| entry_hash(fields, &mut buf))
-                .collect::<Vec<String>>()
+                .map(|(fields, _)| entry_hash_hex(fields, &mut buf))
+                .collect::<Vec<[u8; 64]>>()
         };
         let (mut hashes, back_hashes) = std::thread::scope(|scope| {
             let back_job = scope.spawn(|| hash_all(back));
@@ -350,7 +414,12 @@ impl Verifier {
         Ok(())
     }
 
-    fn check(&self, entry: &HashedFields<'_>, hash: &str, computed: &str) -> Option<ChainProblem> {
+    fn check(
+        &self,
+        entry: &HashedFields<'_>,
+        hash: &str,
+        computed: &[u8; 64],
+    ) -> Option<ChainProblem> {
         let expected = self.expected;
         let count = expected - 1;
         let seq = entry.seq;
@@ -372,7 +441,7 @@ impl Verifier {
                 ),
             });
         }
-        if computed != hash {
+        if computed.as_slice() != hash.as_bytes() {
             return Some(ChainProblem {
                 seq,
                 kind: ProblemKind::Altered,
@@ -528,38 +597,79 @@ impl Store {
     /// head`), the anchored entry must still be in the chain, so cutting off the tail is detected too. Entries
     /// appended while the check runs are not covered.
     ///
-    /// Pages of entries come from the database as one JSON document each (built by the database, so there is
-    /// no per-row driver overhead), and the next page is fetched while the current one is hashed.
+    /// Entries come from the database as pages of framed text (see [`Store::fetch_page`]); a separate thread
+    /// hashes and checks each page while the next ones are read. On SQLite several pages are read at once
+    /// (each on its own connection, so on its own worker thread); on PostgreSQL all entries come as one
+    /// stream of rows, framed into pages here.
     pub async fn verify(&self, anchor: Option<&str>) -> Result<VerifyReport> {
         let max_seq: Option<i64> = on_pool!(self, pool => {
             sqlx::query_scalar("SELECT MAX(seq) FROM audit_log").fetch_one(pool).await?
         });
-        let mut state = Verifier::new(anchor);
         let Some(max_seq) = max_seq else {
-            return Ok(state.finish());
+            return Ok(Verifier::new(anchor).finish());
         };
-        let mut bounds = page_bounds(max_seq);
-        let Some(first) = bounds.next() else {
-            return Ok(state.finish());
-        };
-        let mut current = self.clone().fetch_page(first).await?;
-        for next in bounds {
-            let fetch = tokio::spawn(self.clone().fetch_page(next));
-            // Let the fetch send its query before this thread starts hashing.
-            tokio::task::yield_now().await;
-            let outcome = state.check_page(&current);
-            if outcome.is_err() || state.problem.is_some() {
-                fetch.abort();
-                outcome?;
-                return Ok(state.finish());
+        let (pages, mut inbox) = tokio::sync::mpsc::channel::<String>(FETCH_AHEAD);
+        let anchor = anchor.map(str::to_string);
+        let checker = tokio::task::spawn_blocking(move || -> Result<VerifyReport> {
+            let mut state = Verifier::new(anchor.as_deref());
+            while let Some(page) = inbox.blocking_recv() {
+                state.check_page(&page)?;
+                if state.problem.is_some() {
+                    break;
+                }
             }
-            current = fetch.await.map_err(|e| StoreError::Malformed {
+            Ok(state.finish())
+        });
+        let read = match &self.pool {
+            crate::db::Pool::Sqlite(_) => self.send_pages(max_seq, &pages).await,
+            crate::db::Pool::Postgres(pool) => stream_pages(pool, max_seq, &pages).await,
+        };
+        // The checker stops when the channel closes (all sent) or at the first problem.
+        drop(pages);
+        let report = checker.await.map_err(|e| StoreError::Malformed {
+            what: "audit page",
+            message: e.to_string(),
+        })??;
+        // A problem found is the answer even if reading later pages failed meanwhile.
+        if report.problem.is_none() {
+            read?;
+        }
+        Ok(report)
+    }
+
+    /// Reads every page up to `max_seq` (several at once) and sends them in order; stops early when the checker
+    /// has stopped listening.
+    async fn send_pages(
+        &self,
+        max_seq: i64,
+        pages: &tokio::sync::mpsc::Sender<String>,
+    ) -> Result<()> {
+        let mut pending = std::collections::VecDeque::new();
+        let mut bounds = page_bounds(max_seq);
+        loop {
+            while pending.len() < FETCH_AHEAD {
+                let Some(next) = bounds.next() else { break };
+                pending.push_back(tokio::spawn(self.clone().fetch_page(next)));
+            }
+            let Some(fetch) = pending.pop_front() else {
+                return Ok(());
+            };
+            let page = fetch.await.map_err(|e| StoreError::Malformed {
                 what: "audit page",
                 message: e.to_string(),
-            })??;
+            });
+            let sent = match page {
+                Ok(Ok(page)) => pages.send(page).await.is_ok(),
+                Ok(Err(e)) | Err(e) => {
+                    pending.iter().for_each(tokio::task::JoinHandle::abort);
+                    return Err(e);
+                }
+            };
+            if !sent {
+                pending.iter().for_each(tokio::task::JoinHandle::abort);
+                return Ok(());
+            }
         }
-        state.check_page(&current)?;
-        Ok(state.finish())
     }
 
     /// Entries with `lo < seq <= hi`, in `seq` order, as one text: each column of each row as `LEN:VALUE`
@@ -574,15 +684,23 @@ impl Store {
                     .iter()
                     .map(|c| format!("COALESCE(octet_length({c}), -1), {c}"))
                     .collect();
-                sqlx::query_scalar(&format!(
+                let mut conn = pool.acquire().await?;
+                // Reading through a memory map saves a copy of every database page; only while verifying,
+                // so other work keeps SQLite's default (an I/O error under a map is a signal, not an error).
+                sqlx::query(VERIFY_MMAP).execute(&mut *conn).await?;
+                let text = sqlx::query_scalar(&format!(
                     "SELECT group_concat(printf('{format}', {}), '') FROM \
                      (SELECT {COLUMNS} FROM audit_log WHERE seq > $1 AND seq <= $2 ORDER BY seq)",
                     args.join(", ")
                 ))
                 .bind(lo)
                 .bind(hi)
-                .fetch_one(pool)
-                .await?
+                .fetch_one(&mut *conn)
+                .await;
+                sqlx::query("PRAGMA mmap_size = 0")
+                    .execute(&mut *conn)
+                    .await?;
+                text?
             }
             crate::db::Pool::Postgres(pool) => {
                 let framed: Vec<String> = COLUMN_NAMES

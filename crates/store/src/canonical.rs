@@ -115,6 +115,12 @@ pub struct HashedFields<'a> {
 /// "prev_hash":…,"reasons":…,"seq":…,"session":…,"summary":…,"ts_ms":…}` (`reasons` as a JSON string holding
 /// the reasons' canonical JSON; absent optional fields as `null`). `buf` is scratch space reused between calls.
 pub fn entry_hash(fields: &HashedFields<'_>, buf: &mut Vec<u8>) -> String {
+    let hex = entry_hash_hex(fields, buf);
+    String::from_utf8_lossy(&hex).into_owned()
+}
+
+/// [`entry_hash`] as lowercase hex bytes on the stack (no allocation), for comparing with a stored hash.
+pub(crate) fn entry_hash_hex(fields: &HashedFields<'_>, buf: &mut Vec<u8>) -> [u8; 64] {
     buf.clear();
     // INVARIANT: keys in byte order; changing this encoding invalidates every stored chain.
     buf.extend_from_slice(b"{\"agent\":");
@@ -141,7 +147,10 @@ pub fn entry_hash(fields: &HashedFields<'_>, buf: &mut Vec<u8>) -> String {
     buf.extend_from_slice(b",\"summary\":");
     write_str(buf, fields.summary);
     let _ = write!(buf, ",\"ts_ms\":{}}}", fields.ts_ms);
-    hex::encode(Sha256::digest(buf.as_slice()))
+    let mut out = [0u8; 64];
+    // 32 digest bytes always fit 64 hex digits.
+    let _ = hex::encode_to_slice(Sha256::digest(buf.as_slice()), &mut out);
+    out
 }
 
 fn write_opt(buf: &mut Vec<u8>, value: Option<&str>) {
