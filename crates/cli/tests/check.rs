@@ -70,7 +70,7 @@ fn exit_codes_are_0_allow_3_ask_2_deny() {
 }
 
 #[test]
-fn incident_in_production_is_denied_and_json_names_the_mutation() {
+fn incident_in_production_is_held_and_json_names_the_mutation() {
     let home = Home::new("json");
     let out = home.airlock(
         &[
