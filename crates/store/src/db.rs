@@ -172,6 +172,11 @@ impl Store {
         let pool = SqlitePoolOptions::new()
             .max_connections(options.max_connections.max(1))
             .acquire_timeout(SQLITE_BUSY_TIMEOUT)
+            // A connection still inside a transaction when it comes back (a COMMIT that failed, e.g. on a
+            // full disk) is closed rather than reused, so the next caller gets a clean one.
+            .after_release(|conn, _meta| {
+                Box::pin(async move { Ok(!sqlx::Connection::is_in_transaction(conn)) })
+            })
             .connect_with(connect)
             .await
             .map_err(|e| sqlite_error(&location, e))?;
