@@ -236,7 +236,7 @@ fn push_field(page: &mut String, value: Option<&str>) {
 }
 
 /// PostgreSQL: all entries up to `max_seq` as one stream of rows, framed into pages of [`VERIFY_PAGE`]
-/// entries (the format of [`Store::fetch_page`]) and sent in order; stops early when the checker has stopped
+/// entries (the format of [`fetch_page`]) and sent in order; stops early when the checker has stopped
 /// listening.
 async fn stream_pages(
     pool: &sqlx::PgPool,
@@ -597,7 +597,7 @@ impl Store {
     /// head`), the anchored entry must still be in the chain, so cutting off the tail is detected too. Entries
     /// appended while the check runs are not covered.
     ///
-    /// Entries come from the database as pages of framed text (see [`Store::fetch_page`]); a separate thread
+    /// Entries come from the database as pages of framed text (see `fetch_page`); a separate thread
     /// hashes and checks each page while the next ones are read. On SQLite several pages are read at once
     /// (each on its own connection, so on its own worker thread); on PostgreSQL all entries come as one
     /// stream of rows, framed into pages here.
@@ -621,7 +621,7 @@ impl Store {
             Ok(state.finish())
         });
         let read = match &self.pool {
-            crate::db::Pool::Sqlite(_) => self.send_pages(max_seq, &pages).await,
+            crate::db::Pool::Sqlite(pool) => send_pages(pool, max_seq, &pages).await,
             crate::db::Pool::Postgres(pool) => stream_pages(pool, max_seq, &pages).await,
         };
         // The checker stops when the channel closes (all sent) or at the first problem.
@@ -635,93 +635,6 @@ impl Store {
             read?;
         }
         Ok(report)
-    }
-
-    /// Reads every page up to `max_seq` (several at once) and sends them in order; stops early when the checker
-    /// has stopped listening.
-    async fn send_pages(
-        &self,
-        max_seq: i64,
-        pages: &tokio::sync::mpsc::Sender<String>,
-    ) -> Result<()> {
-        let mut pending = std::collections::VecDeque::new();
-        let mut bounds = page_bounds(max_seq);
-        loop {
-            while pending.len() < FETCH_AHEAD {
-                let Some(next) = bounds.next() else { break };
-                pending.push_back(tokio::spawn(self.clone().fetch_page(next)));
-            }
-            let Some(fetch) = pending.pop_front() else {
-                return Ok(());
-            };
-            let page = fetch.await.map_err(|e| StoreError::Malformed {
-                what: "audit page",
-                message: e.to_string(),
-            });
-            let sent = match page {
-                Ok(Ok(page)) => pages.send(page).await.is_ok(),
-                Ok(Err(e)) | Err(e) => {
-                    pending.iter().for_each(tokio::task::JoinHandle::abort);
-                    return Err(e);
-                }
-            };
-            if !sent {
-                pending.iter().for_each(tokio::task::JoinHandle::abort);
-                return Ok(());
-            }
-        }
-    }
-
-    /// Entries with `lo < seq <= hi`, in `seq` order, as one text: each column of each row as `LEN:VALUE`
-    /// (`LEN` in bytes), `-1:` for NULL, in the order of `COLUMNS`. One value per page keeps the driver's
-    /// per-row cost out of the check, and the framing needs no unescaping.
-    async fn fetch_page(self, (lo, hi): (i64, i64)) -> Result<String> {
-        let text: Option<String> = match &self.pool {
-            crate::db::Pool::Sqlite(pool) => {
-                // One printf per row: `LEN:VALUE` per column, LEN -1 for NULL.
-                let format = "%d:%s".repeat(COLUMN_NAMES.len());
-                let args: Vec<String> = COLUMN_NAMES
-                    .iter()
-                    .map(|c| format!("COALESCE(octet_length({c}), -1), {c}"))
-                    .collect();
-                let mut conn = pool.acquire().await?;
-                // Reading through a memory map saves a copy of every database page; only while verifying,
-                // so other work keeps SQLite's default (an I/O error under a map is a signal, not an error).
-                sqlx::query(VERIFY_MMAP).execute(&mut *conn).await?;
-                let text = sqlx::query_scalar(&format!(
-                    "SELECT group_concat(printf('{format}', {}), '') FROM \
-                     (SELECT {COLUMNS} FROM audit_log WHERE seq > $1 AND seq <= $2 ORDER BY seq)",
-                    args.join(", ")
-                ))
-                .bind(lo)
-                .bind(hi)
-                .fetch_one(&mut *conn)
-                .await;
-                sqlx::query("PRAGMA mmap_size = 0")
-                    .execute(&mut *conn)
-                    .await?;
-                text?
-            }
-            crate::db::Pool::Postgres(pool) => {
-                let framed: Vec<String> = COLUMN_NAMES
-                    .iter()
-                    .map(|c| {
-                        format!(
-                            "COALESCE(octet_length({c}::text)::text || ':' || {c}::text, '-1:')"
-                        )
-                    })
-                    .collect();
-                sqlx::query_scalar(&format!(
-                    "SELECT string_agg({}, '' ORDER BY seq) FROM audit_log WHERE seq > $1 AND seq <= $2",
-                    framed.join(" || ")
-                ))
-                .bind(lo)
-                .bind(hi)
-                .fetch_one(pool)
-                .await?
-            }
-        };
-        Ok(text.unwrap_or_default())
     }
 
     /// Entries matching `filter`, oldest first (the last `limit` of them when a limit is given).
@@ -763,4 +676,68 @@ impl Store {
         entries.reverse();
         Ok(entries)
     }
+}
+
+/// Reads every page up to `max_seq` (several at once) and sends them in order; stops early when the checker
+/// has stopped listening.
+async fn send_pages(
+    pool: &sqlx::SqlitePool,
+    max_seq: i64,
+    pages: &tokio::sync::mpsc::Sender<String>,
+) -> Result<()> {
+    let mut pending = std::collections::VecDeque::new();
+    let mut bounds = page_bounds(max_seq);
+    loop {
+        while pending.len() < FETCH_AHEAD {
+            let Some(next) = bounds.next() else { break };
+            pending.push_back(tokio::spawn(fetch_page(pool.clone(), next)));
+        }
+        let Some(fetch) = pending.pop_front() else {
+            return Ok(());
+        };
+        let page = fetch.await.map_err(|e| StoreError::Malformed {
+            what: "audit page",
+            message: e.to_string(),
+        });
+        let sent = match page {
+            Ok(Ok(page)) => pages.send(page).await.is_ok(),
+            Ok(Err(e)) | Err(e) => {
+                pending.iter().for_each(tokio::task::JoinHandle::abort);
+                return Err(e);
+            }
+        };
+        if !sent {
+            pending.iter().for_each(tokio::task::JoinHandle::abort);
+            return Ok(());
+        }
+    }
+}
+
+/// Entries with `lo < seq <= hi`, in `seq` order, as one text: each column of each row as `LEN:VALUE`
+/// (`LEN` in bytes), `-1:` for NULL, in the order of `COLUMNS`. One value per page keeps the driver's
+/// per-row cost out of the check, and the framing needs no unescaping.
+async fn fetch_page(pool: sqlx::SqlitePool, (lo, hi): (i64, i64)) -> Result<String> {
+    // One printf per row: `LEN:VALUE` per column, LEN -1 for NULL.
+    let format = "%d:%s".repeat(COLUMN_NAMES.len());
+    let args: Vec<String> = COLUMN_NAMES
+        .iter()
+        .map(|c| format!("COALESCE(octet_length({c}), -1), {c}"))
+        .collect();
+    let mut conn = pool.acquire().await?;
+    // Reading through a memory map saves a copy of every database page; only while verifying,
+    // so other work keeps SQLite's default (an I/O error under a map is a signal, not an error).
+    sqlx::query(VERIFY_MMAP).execute(&mut *conn).await?;
+    let text: std::result::Result<Option<String>, sqlx::Error> = sqlx::query_scalar(&format!(
+        "SELECT group_concat(printf('{format}', {}), '') FROM \
+         (SELECT {COLUMNS} FROM audit_log WHERE seq > $1 AND seq <= $2 ORDER BY seq)",
+        args.join(", ")
+    ))
+    .bind(lo)
+    .bind(hi)
+    .fetch_one(&mut *conn)
+    .await;
+    sqlx::query("PRAGMA mmap_size = 0")
+        .execute(&mut *conn)
+        .await?;
+    Ok(text?.unwrap_or_default())
 }
