@@ -204,7 +204,10 @@ async fn requester_cannot_approve_and_agent_token_never_approves(db: TestDb) {
     assert!(err.to_string().contains("an agent token can never approve"));
     let err = f.store.authenticate_approver("").await.unwrap_err();
     assert!(matches!(err, StoreError::BadApproverSecret), "{err:?}");
-    let wrong = format!("{}0", &f.alice[..f.alice.len() - 1]);
+    // The secret with its last hex digit changed (to another digit, whatever it was).
+    let last = if f.alice.ends_with('0') { '1' } else { '0' };
+    let wrong = format!("{}{last}", &f.alice[..f.alice.len() - 1]);
+    assert_ne!(wrong, f.alice);
     assert!(matches!(
         f.store.authenticate_approver(&wrong).await.unwrap_err(),
         StoreError::BadApproverSecret
