@@ -418,3 +418,24 @@ fn with_expiry(mut approval: Approval, now: Millis) -> Approval {
     }
     approval
 }
+
+impl Store {
+    /// The live (pending or approved, not expired) approvals for requests with this digest, oldest first.
+    pub async fn live_approvals_for_digest(&self, digest: &str) -> Result<Vec<Approval>> {
+        let now = self.clock.now_ms();
+        let sql = format!(
+            "SELECT {APPROVAL_COLUMNS} FROM approvals WHERE digest = $1 AND state IN ('pending', 'approved') AND expires_ms > $2 ORDER BY created_ms, id"
+        );
+        let approvals: Vec<Approval> = on_pool!(self, pool => {
+            let rows = sqlx::query(&sql).bind(digest).bind(now).fetch_all(pool).await?;
+            let mut out = Vec::with_capacity(rows.len());
+            for row in &rows {
+                let mut approval = decode_approval!(row);
+                load_votes!(pool, approval);
+                out.push(with_expiry(approval, now));
+            }
+            out
+        });
+        Ok(approvals.into_iter().filter(|a| is_live(a.state)).collect())
+    }
+}

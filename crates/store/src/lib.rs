@@ -28,6 +28,7 @@ pub mod config;
 pub mod credentials;
 pub mod db;
 pub mod error;
+pub mod gate;
 pub mod redact;
 
 pub use approvals::{Approval, ApprovalOptions, ApprovalState, DEFAULT_APPROVAL_TTL_MS, Vote};
@@ -39,3 +40,4 @@ pub use clock::{Clock, ManualClock, Millis, SystemClock};
 pub use credentials::{AgentToken, Approver, AuthenticatedApprover};
 pub use db::{Backend, OpenOptions, Store};
 pub use error::{Result, StoreError};
+pub use gate::{Gate, Settled, Settlement};
