@@ -37,7 +37,7 @@ static RULES: LazyLock<Option<Vec<Rule>>> = LazyLock::new(|| {
         ),
         // Scheme credentials anywhere.
         (
-            r"(?i)\b(bearer|basic|token)(\s+)[A-Za-z0-9._~+/=-]{6,}",
+            r"(?i)\b(bearer|basic|token)((?:\s+(?:bearer|basic|token))*\s+)[A-Za-z0-9._~+/=-]{6,}",
             "${1}${2}[redacted]",
         ),
         // Flags: --password x, --token=x, -api-key x
@@ -233,6 +233,9 @@ mod tests {
                 "AKIAABCDEFGHIJKLMNOP",
             ),
             ("TOKEN=xyz123 deploy", "xyz123"),
+            // Schemes in a row: the value after the last one is the secret.
+            ("send token Bearer abcdef987654 now", "abcdef987654"),
+            ("auth basic token c2VjcmV0OnBhc3M=", "c2VjcmV0OnBhc3M"),
         ];
         for (command, secret) in cases {
             let s = summary(&serde_json::json!({"kind": "shell", "command": command}).to_string());
