@@ -511,8 +511,12 @@ macro_rules! decode_entry {
 
 impl Store {
     /// Appends one record at the end of the chain and returns the stored entry. When this returns `Ok`, the
-    /// entry is committed.
+    /// entry is committed. On a store made by [`Store::with_group_commit`], the record shares a transaction
+    /// with the others appended at the same moment.
     pub async fn append(&self, record: AuditRecord) -> Result<AuditEntry> {
+        if let Some(group) = &self.group {
+            return group.append(record).await;
+        }
         let mut entries = self.append_batch(vec![record]).await?;
         entries.pop().ok_or(StoreError::Malformed {
             what: "audit batch",

@@ -47,6 +47,34 @@ pub fn database_url(home: &Path, env_override: Option<&str>) -> Result<String> {
     Ok(format!("sqlite://{}", home.join(DEFAULT_DB_FILE).display()))
 }
 
+/// The circuit breaker's limits: the `[breaker]` table of `$AIRLOCK_HOME/airlock.toml` (keys `per_agent`,
+/// `per_upstream`, `window_seconds`; each defaults to [`crate::breaker::BreakerLimits::default`]'s value).
+/// A missing file or table gives the defaults; a malformed table or a limit of 0 is an error.
+pub fn breaker_limits(home: &Path) -> Result<crate::breaker::BreakerLimits> {
+    let config = home.join(CONFIG_FILE);
+    let bad = |message: String| StoreError::Config {
+        path: config.display().to_string(),
+        message,
+    };
+    let text = match std::fs::read_to_string(&config) {
+        Ok(text) => text,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            return Ok(crate::breaker::BreakerLimits::default());
+        }
+        Err(e) => return Err(bad(e.to_string())),
+    };
+    let table: toml::Table = toml::from_str(&text).map_err(|e| bad(e.message().to_string()))?;
+    let limits = match table.get("breaker") {
+        None => crate::breaker::BreakerLimits::default(),
+        Some(value) => value
+            .clone()
+            .try_into()
+            .map_err(|e: toml::de::Error| bad(format!("[breaker]: {}", e.message())))?,
+    };
+    limits.validate().map_err(|e| bad(e.to_string()))?;
+    Ok(limits)
+}
+
 #[cfg(test)]
 #[allow(clippy::unwrap_used)]
 mod tests {
@@ -74,6 +102,33 @@ mod tests {
         assert!(database_url(&home, None).is_err());
         std::fs::write(home.join(CONFIG_FILE), "database_url = \n").unwrap();
         assert!(database_url(&home, None).is_err());
+        std::fs::remove_dir_all(&home).unwrap();
+    }
+
+    #[test]
+    fn breaker_limits_default_then_file() {
+        let home =
+            std::env::temp_dir().join(format!("airlock-breaker-config-{}", std::process::id()));
+        std::fs::create_dir_all(&home).unwrap();
+        assert_eq!(
+            breaker_limits(&home).unwrap(),
+            crate::breaker::BreakerLimits::default()
+        );
+        std::fs::write(home.join(CONFIG_FILE), "[breaker]\nper_agent = 2\n").unwrap();
+        let limits = breaker_limits(&home).unwrap();
+        assert_eq!(
+            (limits.per_agent, limits.per_upstream, limits.window_seconds),
+            (2, 10, 60)
+        );
+        std::fs::write(home.join(CONFIG_FILE), "[breaker]\nper_agent = 0\n").unwrap();
+        assert!(
+            breaker_limits(&home)
+                .unwrap_err()
+                .to_string()
+                .contains("per_agent")
+        );
+        std::fs::write(home.join(CONFIG_FILE), "[breaker]\nper_agnet = 3\n").unwrap();
+        assert!(breaker_limits(&home).is_err());
         std::fs::remove_dir_all(&home).unwrap();
     }
 }

@@ -62,6 +62,8 @@ pub struct Store {
     pub(crate) pool: Pool,
     pub(crate) location: String,
     pub(crate) clock: Arc<dyn Clock>,
+    /// Set by [`Store::with_group_commit`]: audit appends go through one writer task.
+    pub(crate) group: Option<Arc<crate::audit_writer::GroupCommit>>,
 }
 
 /// Where a database URL points.
@@ -184,6 +186,7 @@ impl Store {
             pool: Pool::Sqlite(pool),
             location,
             clock: Arc::new(SystemClock),
+            group: None,
         };
         store.migrate().await?;
         Ok(store)
@@ -208,6 +211,7 @@ impl Store {
             pool: Pool::Postgres(pool),
             location,
             clock: Arc::new(SystemClock),
+            group: None,
         };
         store.migrate().await?;
         Ok(store)
@@ -217,6 +221,11 @@ impl Store {
     pub fn with_clock(mut self, clock: Arc<dyn Clock>) -> Self {
         self.clock = clock;
         self
+    }
+
+    /// Now, by the store's clock (the one it stamps records with).
+    pub fn now_ms(&self) -> crate::clock::Millis {
+        self.clock.now_ms()
     }
 
     /// Which backend this store runs on.
@@ -303,21 +312,27 @@ impl Store {
         if found == supported {
             return Ok(());
         }
-        let result = match &self.pool {
-            Pool::Sqlite(pool) => self.migrator().run(pool).await,
-            Pool::Postgres(pool) => self.migrator().run(pool).await,
-        };
-        if let Err(source) = result {
-            // Another process may have migrated at the same moment (SQLite has no migration lock).
-            if self.schema_version().await? == supported {
+        let mut before = found;
+        loop {
+            let result = match &self.pool {
+                Pool::Sqlite(pool) => self.migrator().run(pool).await,
+                Pool::Postgres(pool) => self.migrator().run(pool).await,
+            };
+            let Err(source) = result else { return Ok(()) };
+            // Another process may be migrating at the same moment (SQLite has no migration lock): our attempt at a
+            // migration it applied first fails. While it makes progress, run what is still missing again.
+            let now = self.schema_version().await?;
+            if now == supported {
                 return Ok(());
             }
-            return Err(StoreError::Migrate {
-                location: self.location.clone(),
-                source,
-            });
+            if now <= before {
+                return Err(StoreError::Migrate {
+                    location: self.location.clone(),
+                    source,
+                });
+            }
+            before = now;
         }
-        Ok(())
     }
 }
 

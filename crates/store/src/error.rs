@@ -151,6 +151,41 @@ pub enum StoreError {
     /// Hashing a secret failed.
     #[error("cannot hash the secret: {0}")]
     Hash(String),
+    /// A group-committed audit append failed (see [`crate::Store::with_group_commit`]); nothing of its batch
+    /// was recorded.
+    #[error("cannot append to the audit log: {0}")]
+    AuditBatch(String),
+    /// No deferred request has this id.
+    #[error("no deferred request `{0}`; `airlock deferred list --all` shows them")]
+    DeferredNotFound(String),
+    /// Only a pending deferred request can be cancelled.
+    #[error(
+        "deferred request `{id}` is {state} and can no longer be cancelled; only pending requests can"
+    )]
+    DeferredNotCancellable {
+        /// The deferred request.
+        id: String,
+        /// Its state now.
+        state: String,
+    },
+    /// The deferred request is not in the state the operation needs.
+    #[error("deferred request `{id}` is {state}, not {wanted}")]
+    DeferredState {
+        /// The deferred request.
+        id: String,
+        /// Its state now.
+        state: String,
+        /// The state the operation needs.
+        wanted: &'static str,
+    },
+    /// A credential was passed to be stored with a deferred request.
+    #[error(
+        "refusing to store the `{0}` header with a deferred request: credentials are never stored; the upstream's is injected when it runs"
+    )]
+    CredentialInDeferred(String),
+    /// Circuit breaker limits that cannot work.
+    #[error("invalid circuit breaker limits: {0}")]
+    BadBreakerLimits(String),
     /// A duration or time given by the user could not be parsed.
     #[error("invalid {what} `{input}`: {hint}")]
     BadTime {
@@ -161,6 +196,9 @@ pub enum StoreError {
         /// What is accepted.
         hint: &'static str,
     },
+    /// A snapshot could not be taken, read, restored or pruned.
+    #[error(transparent)]
+    Snapshot(#[from] crate::snapshots::SnapshotError),
 }
 
 /// `Result` with [`StoreError`].

@@ -22,22 +22,38 @@
 
 pub mod approvals;
 pub mod audit;
+mod audit_writer;
+pub mod breaker;
 pub mod canonical;
 pub mod clock;
 pub mod config;
 pub mod credentials;
 pub mod db;
+pub mod deferred;
 pub mod error;
 pub mod gate;
 pub mod redact;
+pub mod snapshots;
 
 pub use approvals::{Approval, ApprovalOptions, ApprovalState, DEFAULT_APPROVAL_TTL_MS, Vote};
 pub use audit::{
     AuditEntry, AuditFilter, AuditRecord, ChainHead, ChainProblem, ProblemKind, VerifyReport,
 };
+pub use breaker::{
+    BreakerLimits, BreakerScope, BreakerStatus, BreakerTrip, BreakerVerdict, ScopeKind,
+    is_destructive,
+};
 pub use canonical::{GENESIS_HASH, request_digest};
 pub use clock::{Clock, ManualClock, Millis, SystemClock};
 pub use credentials::{AgentToken, Approver, AuthenticatedApprover};
 pub use db::{Backend, OpenOptions, Store};
+pub use deferred::{
+    DEFAULT_DEFER_SECONDS, Deferred, DeferredState, ExecutionResult, NewDeferred, ReplayRequest,
+    run_due_deferred,
+};
 pub use error::{Result, StoreError};
 pub use gate::{Gate, Settled, Settlement};
+pub use snapshots::{
+    PlanError, SnapshotError, SnapshotInfo, SnapshotLimits, SnapshotMeta, SnapshotOutcome,
+    SnapshotPlan, plan_snapshot,
+};
