@@ -2,7 +2,9 @@
 //! plus an optional user policy whose rules replace defaults with the same `@id` or add to them.
 //!
 //! One Cedar request is made per action (principal `Airlock::Agent`, action `Airlock::Action::"<kind>"`,
-//! resource `Airlock::Target`, the action's facts as context). Every policy carries `@id`, `@verdict`
+//! resource `Airlock::Target`, the action's facts as context). Facts no rule reads are left out of the
+//! context and actions that agree on everything the rules read share one request (see `policy/reads.rs`):
+//! the same answers, fewer evaluations. Every policy carries `@id`, `@verdict`
 //! (`allow` on a `permit`, `ask` or `deny` on a `forbid`) and `@reason`; `@mitigation` is optional.
 //! A user `permit` with `@verdict("allow")` that matches an action lets it through even where a default
 //! `forbid` matches (user exceptions are evaluated first, in their own policy set).
@@ -20,6 +22,10 @@ use crate::action::{Action, Verdict};
 use crate::decision::{Decision, Mitigation, Reason};
 use crate::error::EngineError;
 use crate::request::{Envelope, RequestKind};
+
+mod reads;
+
+use reads::{ANY_TARGET, FACTS, Facts, Reads};
 
 /// The default policy text.
 pub const DEFAULT_POLICY: &str = include_str!("../../../policies/default.cedar");
@@ -53,6 +59,8 @@ pub struct Policy {
     exception_infos: Vec<(PolicyId, RuleInfo)>,
     agent_type: Option<EntityTypeName>,
     target_type: Option<EntityTypeName>,
+    /// What the rules and exceptions can see of a Cedar request.
+    reads: Reads,
 }
 
 /// A policy rule as a person reads it: id, verdict, reason.
@@ -73,7 +81,7 @@ impl Policy {
     /// `airlock policy check`; here it is only parsed, to keep engine start-up fast.
     pub fn default_policy() -> Result<Self, EngineError> {
         let rules = parse_checked("default.cedar", DEFAULT_POLICY, "default")?;
-        Self::assemble(rules, Vec::new())
+        Self::assemble(rules, Vec::new(), Reads::of_text(DEFAULT_POLICY))
     }
 
     /// The default policy with a user policy layered on top. The user policy is parsed and validated
@@ -122,6 +130,7 @@ impl Policy {
         Self::assemble(
             rules.policies().cloned().collect(),
             exceptions.policies().cloned().collect(),
+            Reads::of_text(DEFAULT_POLICY).union(Reads::of_text(text)),
         )
     }
 
@@ -133,10 +142,11 @@ impl Policy {
         Ok(policies.len())
     }
 
-    /// `rules` and `exceptions` in policy order.
+    /// `rules` and `exceptions` in policy order; `reads` covers what the texts they come from read.
     fn assemble(
         rules: Vec<cedar_policy::Policy>,
         exceptions: Vec<cedar_policy::Policy>,
+        reads: Reads,
     ) -> Result<Self, EngineError> {
         let infos = |set: &[cedar_policy::Policy]| -> Vec<(PolicyId, RuleInfo)> {
             set.iter().map(|p| (p.id().clone(), rule_info(p))).collect()
@@ -154,6 +164,7 @@ impl Policy {
             })
             .collect();
         Ok(Self {
+            reads,
             rule_infos: infos(&rules),
             exception_infos: infos(&exceptions),
             rules: policy_set("policy", &rules)?,
@@ -178,9 +189,20 @@ impl Policy {
         let mut verdict = Verdict::Allow;
         let mut mitigation = Mitigation::None;
         let mut reasons: Vec<(Verdict, Reason)> = Vec::new();
+        // Actions that agree on everything the policy reads get the same answer: evaluate each once.
+        let mut judged: Vec<(Seen<'_>, Option<(Verdict, &RuleInfo)>)> = Vec::new();
         for action in &actions {
-            let judged = self.judge(envelope, action);
-            let Some((action_verdict, rule)) = judged else {
+            let seen = self.seen(envelope, action);
+            let known = judged.iter().find(|(s, _)| *s == seen).map(|(_, j)| *j);
+            let judgement = match known {
+                Some(judgement) => judgement,
+                None => {
+                    let judgement = self.judge(&seen);
+                    judged.push((seen, judgement));
+                    judgement
+                }
+            };
+            let Some((action_verdict, rule)) = judgement else {
                 // INVARIANT: an action the policy could not be evaluated on is held, never allowed.
                 verdict = verdict.max(Verdict::Ask);
                 reasons.push((
@@ -213,9 +235,49 @@ impl Policy {
         }
     }
 
-    /// The verdict for one action and the policy rule that gave it; `None` if Cedar could not evaluate.
-    fn judge(&self, envelope: &Envelope, action: &Action) -> Option<(Verdict, RuleInfo)> {
-        let request = self.cedar_request(envelope, action)?;
+    /// What the policy sees of one action: the parts of its Cedar request that some rule reads.
+    fn seen<'a>(&self, envelope: &'a Envelope, action: &'a Action) -> Seen<'a> {
+        let agent = envelope.context.agent.as_deref().unwrap_or("unknown");
+        let environment = action
+            .environment
+            .as_deref()
+            .or(envelope.context.environment.as_deref())
+            .unwrap_or("unknown");
+        let mut facts: Facts<'a> = [
+            action.kind.as_str(),
+            envelope.request.kind().as_str(),
+            action.effect.as_str(),
+            action.reversibility.as_str(),
+            action.blast_radius.as_str(),
+            environment,
+            action.severity.as_str(),
+            &action.evidence.rule,
+            &action.evidence.name,
+            &action.evidence.family,
+            &action.target,
+            agent,
+        ];
+        for (index, fact) in facts.iter_mut().enumerate() {
+            if !self.reads.reads_fact(index) {
+                *fact = "";
+            }
+        }
+        Seen {
+            agent,
+            kind: action.kind,
+            resource: if self.reads.reads_resource() {
+                &action.target
+            } else {
+                ANY_TARGET
+            },
+            facts,
+        }
+    }
+
+    /// The verdict for what the policy sees of one action and the policy rule that gave it; `None` if
+    /// Cedar could not evaluate.
+    fn judge(&self, seen: &Seen<'_>) -> Option<(Verdict, &RuleInfo)> {
+        let request = self.cedar_request(seen)?;
         let authorizer = Authorizer::new();
         let entities = Entities::empty();
         if !self.exceptions.is_empty() {
@@ -226,7 +288,7 @@ impl Policy {
                     .exception_infos
                     .iter()
                     .find(|(id, _)| fired.contains(id))?;
-                return Some((Verdict::Allow, first.clone()));
+                return Some((Verdict::Allow, first));
             }
         }
         let response = authorizer.is_authorized(&request, &self.rules, &entities);
@@ -242,7 +304,7 @@ impl Policy {
                 best = Some(info);
             }
         }
-        let best = best?.clone();
+        let best = best?;
         match response.decision() {
             CedarDecision::Allow => Some((Verdict::Allow, best)),
             CedarDecision::Deny => Some((best.verdict.max(Verdict::Ask), best)),
@@ -255,44 +317,40 @@ impl Policy {
         self.actions.get(slot).cloned()
     }
 
-    fn cedar_request(&self, envelope: &Envelope, action: &Action) -> Option<CedarRequest> {
-        let agent = envelope.context.agent.as_deref().unwrap_or("unknown");
+    /// The Cedar request: principal the agent, action the kind, resource the target, and as context the
+    /// facts some rule reads.
+    fn cedar_request(&self, seen: &Seen<'_>) -> Option<CedarRequest> {
         let principal =
-            EntityUid::from_type_name_and_id(self.agent_type.clone()?, EntityId::new(agent));
-        let cedar_action = self.cedar_action(action.kind)?;
+            EntityUid::from_type_name_and_id(self.agent_type.clone()?, EntityId::new(seen.agent));
+        let cedar_action = self.cedar_action(seen.kind)?;
         let resource = EntityUid::from_type_name_and_id(
             self.target_type.clone()?,
-            EntityId::new(&action.target),
+            EntityId::new(seen.resource),
         );
-        let environment = action
-            .environment
-            .as_deref()
-            .or(envelope.context.environment.as_deref())
-            .unwrap_or("unknown");
-        let s = |v: &str| RestrictedExpression::new_string(v.to_string());
-        let context = Context::from_pairs([
-            ("kind".to_string(), s(action.kind.as_str())),
-            (
-                "request_kind".to_string(),
-                s(envelope.request.kind().as_str()),
-            ),
-            ("effect".to_string(), s(action.effect.as_str())),
-            (
-                "reversibility".to_string(),
-                s(action.reversibility.as_str()),
-            ),
-            ("blast_radius".to_string(), s(action.blast_radius.as_str())),
-            ("environment".to_string(), s(environment)),
-            ("severity".to_string(), s(action.severity.as_str())),
-            ("rule".to_string(), s(&action.evidence.rule)),
-            ("rule_name".to_string(), s(&action.evidence.name)),
-            ("family".to_string(), s(&action.evidence.family)),
-            ("target".to_string(), s(&action.target)),
-            ("agent".to_string(), s(agent)),
-        ])
-        .ok()?;
+        let pairs = FACTS
+            .iter()
+            .zip(seen.facts)
+            .enumerate()
+            .filter(|(index, _)| self.reads.reads_fact(*index))
+            .map(|(_, (name, value))| {
+                (
+                    (*name).to_string(),
+                    RestrictedExpression::new_string(value.to_string()),
+                )
+            });
+        let context = Context::from_pairs(pairs).ok()?;
         CedarRequest::new(principal, cedar_action, resource, context, None).ok()
     }
+}
+
+/// What the policy sees of one action (see [`Reads`]); equal for two actions ⇒ the same Cedar request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Seen<'a> {
+    agent: &'a str,
+    kind: RequestKind,
+    resource: &'a str,
+    /// The facts, `""` for those no rule reads.
+    facts: Facts<'a>,
 }
 
 /// Validates `set` against the schema in strict mode.
@@ -493,6 +551,116 @@ mod tests {
             command: "x".into(),
             shell: None,
         }))
+    }
+
+    /// Actions over every value the default policy tells apart, and some it does not.
+    fn varied_actions() -> Vec<Action> {
+        let mut out = Vec::new();
+        let effects = [
+            Effect::Read,
+            Effect::Write,
+            Effect::Delete,
+            Effect::Exfiltrate,
+            Effect::Execute,
+            Effect::Admin,
+            Effect::Unknown,
+        ];
+        let blasts = [
+            BlastRadius::Resource,
+            BlastRadius::Project,
+            BlastRadius::Account,
+            BlastRadius::Host,
+        ];
+        let families = ["shell-fs", "git", "sql", "http-railway", "airlock-self", ""];
+        let environments = [None, Some("production"), Some("staging")];
+        for (i, effect) in effects.into_iter().enumerate() {
+            for (j, blast) in blasts.into_iter().enumerate() {
+                for (k, family) in families.into_iter().enumerate() {
+                    for severity in [Verdict::Allow, Verdict::Ask, Verdict::Deny] {
+                        let mut a = action(effect, severity, blast, environments[(i + j) % 3]);
+                        a.kind = KINDS[(i + j + k) % KINDS.len()];
+                        a.evidence.family = family.to_string();
+                        a.evidence.rule = format!("R{}", (i + k) % 3);
+                        a.target = format!("t{}", (j + k) % 2);
+                        out.push(a);
+                    }
+                }
+            }
+        }
+        out
+    }
+
+    /// The decision as it was made before actions shared evaluations and facts no rule reads were left
+    /// out: one full Cedar request per action.
+    fn reference(policy: &Policy, envelope: &Envelope, actions: Vec<Action>) -> Decision {
+        let full = Policy {
+            reads: Reads::ALL,
+            ..policy.clone()
+        };
+        let mut verdict = Verdict::Allow;
+        let mut mitigation = Mitigation::None;
+        let mut reasons = Vec::new();
+        for action in &actions {
+            let one = full.decide(envelope, vec![action.clone()]);
+            verdict = verdict.max(one.verdict);
+            mitigation = mitigation.max(one.mitigation);
+            reasons.extend(one.reasons.into_iter().map(|r| (one.verdict, r)));
+        }
+        reasons.sort_by_key(|(v, _)| std::cmp::Reverse(*v));
+        if verdict == Verdict::Deny {
+            mitigation = Mitigation::None;
+        }
+        Decision {
+            verdict,
+            reasons: reasons.into_iter().map(|(_, r)| r).collect(),
+            actions,
+            mitigation,
+        }
+    }
+
+    #[test]
+    fn shared_evaluations_and_unread_facts_change_no_decision() {
+        let user = r#"
+            @id("tests-may-clean")
+            @verdict("allow")
+            @reason("the test agent may delete scratch targets")
+            permit (principal == Airlock::Agent::"tester", action, resource == Airlock::Target::"t1")
+            when { context.rule == "R1" };
+            @id("no-agent-on-t0")
+            @verdict("deny")
+            @reason("t0 is off limits to the unknown agent")
+            forbid (principal, action, resource)
+            when { context.target == "t0" && context.agent == "unknown" && context.effect == "write" };
+        "#;
+        let policies = [
+            Policy::default_policy().unwrap(),
+            Policy::with_user_policy("user.cedar", user).unwrap(),
+        ];
+        assert!(
+            !policies[0].reads.reads_resource() && policies[1].reads.reads_resource(),
+            "the two policies read different parts of the request"
+        );
+        let actions = varied_actions();
+        for policy in &policies {
+            for agent in [None, Some("tester")] {
+                let mut envelope = envelope();
+                envelope.context.agent = agent.map(str::to_string);
+                // One action at a time, and many at once (where evaluations are shared).
+                for action in &actions {
+                    assert_eq!(
+                        policy.decide(&envelope, vec![action.clone()]),
+                        reference(policy, &envelope, vec![action.clone()]),
+                        "{action:?}"
+                    );
+                }
+                for batch in actions.chunks(37) {
+                    assert_eq!(
+                        policy.decide(&envelope, batch.to_vec()),
+                        reference(policy, &envelope, batch.to_vec())
+                    );
+                }
+            }
+        }
     }
 
     #[test]

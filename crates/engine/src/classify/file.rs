@@ -138,10 +138,14 @@ mod tests {
     #[test]
     fn self_protection_keeps_admin_effect() {
         let a = run(FileOp::Edit, "~/.airlock/airlock.toml", Some("[policy]\n"));
-        assert_eq!(rules(&a), ["PTH015"]);
+        assert_eq!(rules(&a), ["ALS012"]);
         assert_eq!(a.first().unwrap().effect, Effect::Admin);
         assert_eq!(
             rules(&run(FileOp::Write, ".claude/settings.json", Some("{}"))),
+            ["ALS013"]
+        );
+        assert_eq!(
+            rules(&run(FileOp::Write, ".mcp.json", Some("{}"))),
             ["PTH014"]
         );
     }

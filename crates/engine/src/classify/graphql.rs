@@ -120,11 +120,22 @@ pub fn classify_graphql(
         }
         None => operations.iter().collect(),
     };
+    // The host is the same for every field: pick the rules for it once.
+    let rules: Vec<&Rule> = cx
+        .catalog
+        .graphql_rules()
+        .filter(|rule| {
+            rule.graphql
+                .as_ref()
+                .is_some_and(|pattern| host_matches(pattern, host))
+        })
+        .collect();
     let walker = Walker {
         cx,
         host,
         variables,
         fragments: &fragments,
+        rules: &rules,
     };
     let mut actions = Vec::new();
     for op in selected {
@@ -162,6 +173,8 @@ struct Walker<'a, 'c> {
     host: Option<&'a str>,
     variables: Option<&'a Value>,
     fragments: &'a BTreeMap<String, cst::FragmentDefinition>,
+    /// The catalogue's GraphQL rules for this host, in catalogue order.
+    rules: &'a [&'c Rule],
 }
 
 impl Walker<'_, '_> {
@@ -216,11 +229,11 @@ impl Walker<'_, '_> {
         let words = split_words(&name);
         let span = field_span(field, &name_node);
         let mut best: Option<(u8, Vec<&Rule>)> = None;
-        for rule in self.cx.catalog.graphql_rules() {
+        for &rule in self.rules {
             let Some(pattern) = &rule.graphql else {
                 continue;
             };
-            if !pattern_matches(pattern, self.host, &name, &words, &args) {
+            if !pattern_matches(pattern, &name, &words, &args) {
                 continue;
             }
             match &mut best {
@@ -306,19 +319,18 @@ impl Walker<'_, '_> {
     }
 }
 
-/// Whether a pattern matches a mutation field.
+/// Whether a pattern applies to requests to `host`.
+fn host_matches(pattern: &GraphqlPattern, host: Option<&str>) -> bool {
+    pattern.hosts.is_empty() || host.is_some_and(|h| pattern.hosts.iter().any(|p| glob_match(p, h)))
+}
+
+/// Whether a pattern for the request's host matches a mutation field.
 fn pattern_matches(
     pattern: &GraphqlPattern,
-    host: Option<&str>,
     name: &str,
     words: &[String],
     args: &Map<String, Value>,
 ) -> bool {
-    if !pattern.hosts.is_empty()
-        && !host.is_some_and(|h| pattern.hosts.iter().any(|p| glob_match(p, h)))
-    {
-        return false;
-    }
     if !pattern.fields.is_empty() && !pattern.fields.iter().any(|p| glob_match(p, name)) {
         return false;
     }

@@ -149,15 +149,21 @@ pub fn shift(mut actions: Vec<Action>, offset: usize) -> Vec<Action> {
 /// `development` for `dev`, `development`, `local`, `test`. Matches whole tokens split on non-alphanumerics.
 pub fn environment_hint(name: &str) -> Option<&'static str> {
     let mut found = None;
+    let is = |token: &str, words: &[&str]| words.iter().any(|w| token.eq_ignore_ascii_case(w));
     for token in name.split(|c: char| !c.is_ascii_alphanumeric()) {
-        let token = token.to_ascii_lowercase();
-        match token.as_str() {
-            "prod" | "production" | "prd" | "live" => return Some("production"),
-            "staging" | "stage" | "stg" => found = Some("staging"),
-            "dev" | "development" | "local" | "localhost" | "test" if found.is_none() => {
-                found = Some("development")
-            }
-            _ => {}
+        // Cheap and allocation-free: this runs on every host, capture and target.
+        if !(3..=11).contains(&token.len()) {
+            continue;
+        }
+        if is(token, &["prod", "production", "prd", "live"]) {
+            return Some("production");
+        }
+        if is(token, &["staging", "stage", "stg"]) {
+            found = Some("staging");
+        } else if found.is_none()
+            && is(token, &["dev", "development", "local", "localhost", "test"])
+        {
+            found = Some("development");
         }
     }
     found

@@ -10,7 +10,9 @@
 //! configuration, shell startup files, git hooks, agents' and airlock's own settings, database files,
 //! infrastructure state), build output and caches (disposable), and everything else (ordinary).
 //!
-//! The rule ids returned live in `catalog/paths.toml` (family `paths`, prefix `PTH`).
+//! The rule ids returned live in `catalog/paths.toml` (family `paths`, prefix `PTH`), except airlock's own
+//! files and the agents' hook settings, which are self-protection rules of `catalog/airlock-self.toml`
+//! (`ALS012`, `ALS013`).
 
 /// What kind of place a path is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -68,12 +70,16 @@ pub mod rules {
     pub const GIT_HOOKS: &str = "PTH013";
     /// Coding agents' settings and hook files.
     pub const AGENT_SETTINGS: &str = "PTH014";
-    /// airlock's own configuration, policy and database.
-    pub const AIRLOCK: &str = "PTH015";
+    /// airlock's own configuration, policy, database, snapshots and program (self-protection family
+    /// `airlock-self`).
+    pub const AIRLOCK: &str = "ALS012";
     /// Database files and backups.
     pub const DATABASE: &str = "PTH016";
     /// Infrastructure state (Terraform, Pulumi).
     pub const INFRA_STATE: &str = "PTH017";
+    /// The agents' hook settings files, where airlock's hook is wired in (self-protection family
+    /// `airlock-self`).
+    pub const AGENT_HOOKS: &str = "ALS013";
 }
 
 use rules::*;
@@ -120,6 +126,9 @@ pub fn classify_path(path: &str) -> PathClass {
     }
     if let Some(class) = vcs(&comps) {
         return class;
+    }
+    if is_airlock_program(&comps) {
+        return PathClass::Sensitive(AIRLOCK);
     }
     if matches!(norm.anchor, Anchor::Root | Anchor::Drive)
         && let Some(class) = root_deep(&comps)
@@ -533,6 +542,9 @@ fn home_deep(comps: &[&str]) -> Option<PathClass> {
         | ["library", "launchagents", ..]
         | [".oh-my-zsh", "custom", ..] => PathClass::Sensitive(STARTUP),
         [".airlock", ..] => PathClass::Sensitive(AIRLOCK),
+        [".codex", "hooks.json" | "config.toml"] | [".cursor", "hooks.json"] => {
+            PathClass::Sensitive(AGENT_HOOKS)
+        }
         [".claude.json"]
         | [".codex", ..]
         | [
@@ -588,6 +600,12 @@ fn sensitive_by_name(comps: &[&str]) -> Option<PathClass> {
     None
 }
 
+/// The airlock program itself in a `bin` directory (`/usr/local/bin/airlock`, `~/.cargo/bin/airlock`).
+fn is_airlock_program(comps: &[&str]) -> bool {
+    let mut rev = comps.iter().rev();
+    matches!(rev.next(), Some(&("airlock" | "airlock.exe"))) && rev.next() == Some(&"bin")
+}
+
 fn agent_or_airlock(comps: &[&str], last: &str) -> Option<PathClass> {
     if comps.contains(&".airlock")
         || matches!(
@@ -596,6 +614,19 @@ fn agent_or_airlock(comps: &[&str], last: &str) -> Option<PathClass> {
         )
     {
         return Some(PathClass::Sensitive(AIRLOCK));
+    }
+    // The files airlock's hook is wired into (`airlock install`).
+    let hooks = comps.windows(2).any(|w| {
+        matches!(
+            w,
+            [".claude", "settings.json" | "settings.local.json"]
+                | [".cursor", "hooks.json"]
+                | [".codex", "hooks.json" | "config.toml"]
+                | [".gemini", "settings.json"]
+        )
+    });
+    if hooks {
+        return Some(PathClass::Sensitive(AGENT_HOOKS));
     }
     let agent = comps.windows(2).any(|w| {
         matches!(
@@ -948,18 +979,26 @@ mod tests {
             ("~/.config/fish/config.fish", STARTUP),
             (".git/hooks/pre-commit", GIT_HOOKS),
             (".git/config", GIT_HOOKS),
-            ("~/.claude/settings.json", AGENT_SETTINGS),
-            (".claude/settings.local.json", AGENT_SETTINGS),
-            ("~/.cursor/hooks.json", AGENT_SETTINGS),
+            ("~/.claude/settings.json", AGENT_HOOKS),
+            (".claude/settings.local.json", AGENT_HOOKS),
+            ("~/.cursor/hooks.json", AGENT_HOOKS),
+            (".cursor/hooks.json", AGENT_HOOKS),
             (".cursor/mcp.json", AGENT_SETTINGS),
-            ("~/.codex/config.toml", AGENT_SETTINGS),
-            ("~/.gemini/settings.json", AGENT_SETTINGS),
+            ("~/.codex/config.toml", AGENT_HOOKS),
+            ("~/.codex/hooks.json", AGENT_HOOKS),
+            ("~/.codex/auth.json", AGENT_SETTINGS),
+            ("~/.gemini/settings.json", AGENT_HOOKS),
+            (".gemini/settings.json", AGENT_HOOKS),
+            (".claude/hooks/guard.sh", AGENT_SETTINGS),
             (".mcp.json", AGENT_SETTINGS),
             (".vscode/settings.json", AGENT_SETTINGS),
             ("~/.airlock/airlock.toml", AIRLOCK),
             ("~/.airlock/policy.cedar", AIRLOCK),
             ("$AIRLOCK_HOME/airlock.db", AIRLOCK),
             ("airlock.toml", AIRLOCK),
+            ("/usr/local/bin/airlock", AIRLOCK),
+            ("~/.cargo/bin/airlock", AIRLOCK),
+            ("/opt/homebrew/bin/airlock", AIRLOCK),
             ("db/production.sqlite3", DATABASE),
             ("data/app.db", DATABASE),
             ("/var/lib/mysql/ibdata1", DATABASE),

@@ -5,7 +5,7 @@
 //!   ([`ShellPattern`]; git, docker, kubectl, terraform, aws, gcloud, az, railway, fly, heroku, …).
 //! - Commands judged in code: deletes and overwrites of paths and disks (`fs`), database clients whose
 //!   SQL goes to the SQL classifier (`db`), HTTP clients turned into HTTP requests (`net`), and
-//!   exfiltration of secrets (`exfil`).
+//!   exfiltration of secrets (`exfil`), and changes to airlock itself from inside an agent (`airlock_self`).
 //!
 //! Span convention: an action's span runs from the first word of the command to the end of the last
 //! word that triggered the rule (the subcommand word, the flag, the target path); HTTP actions cover the
@@ -13,6 +13,7 @@
 //! Benign commands yield no action; help and dry runs (`--help`, `-h`, `help`, `--dry-run`, `--what-if`)
 //! are never destructive.
 
+mod airlock_self;
 mod args;
 mod db;
 mod exfil;
@@ -70,6 +71,7 @@ pub fn classify_argv(cx: &Classifier<'_>, argv: &[Word], stdin: &Stdin) -> Vec<A
         db::classify(cx, argv, view, stdin, &mut out);
         net::classify(cx, argv, view, stdin, &mut out);
         exfil::classify(cx, argv, view, stdin, &mut out);
+        airlock_self::classify(cx, argv, view, stdin, &mut out);
     }
     pattern::classify(cx, argv, &views, &mut out);
     let mut seen: Vec<(String, Option<Span>)> = Vec::new();

@@ -628,6 +628,19 @@ impl Walker {
                     ..RWord::synthetic(item, data.span())
                 })
                 .collect(),
+            // Items from another command's output: `{}`, written as the substitution they come from (so
+            // `pgrep airlock | xargs kill` reads like `kill $(pgrep airlock)`).
+            Flow::Command(producer) => vec![RWord {
+                raw: format!(
+                    "$({})",
+                    producer
+                        .iter()
+                        .map(|w| w.text.as_str())
+                        .collect::<Vec<_>>()
+                        .join(" ")
+                ),
+                ..RWord::synthetic("{}", here)
+            }],
             _ => vec![RWord::synthetic("{}", here)],
         };
         match replace {
