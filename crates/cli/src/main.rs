@@ -1,6 +1,7 @@
 //! The `airlock` binary: parses flags and dispatches to one command module; the work is in the libraries.
 
 mod command;
+mod hook;
 
 use std::process::ExitCode;
 
@@ -15,6 +16,15 @@ struct Cli {
 }
 
 fn main() -> ExitCode {
+    // `airlock hook AGENT` runs on every tool call of an agent: it skips building the flag parser, and exits
+    // without tearing anything down (see `hook`).
+    let mut args = std::env::args_os().skip(1);
+    if let (Some(command), Some(agent), None) = (args.next(), args.next(), args.next())
+        && command == "hook"
+        && let Some(agent) = agent.to_str().filter(|a| !a.starts_with('-'))
+    {
+        std::process::exit(hook::run_process(agent));
+    }
     let cli = Cli::parse();
     let code = command::run(cli.command);
     ExitCode::from(u8::try_from(code).unwrap_or(1))

@@ -196,6 +196,32 @@ pub struct AuditFilter {
     pub limit: Option<u32>,
 }
 
+/// Most rows in one `INSERT` of [`Store::append_batch`].
+const ROWS_PER_INSERT: usize = 8;
+
+/// `INSERT INTO audit_log (…) VALUES ($1, …, $14), ($15, …, $28), …` for 1 to [`ROWS_PER_INSERT`] rows, built
+/// once per size.
+fn insert_sql(rows: usize) -> &'static str {
+    static SQL: std::sync::OnceLock<Vec<String>> = std::sync::OnceLock::new();
+    let all = SQL.get_or_init(|| {
+        (1..=ROWS_PER_INSERT)
+            .map(|rows| {
+                let values: Vec<String> = (0..rows)
+                    .map(|row| {
+                        let params: Vec<String> =
+                            (1..=14).map(|column| format!("${}", row * 14 + column)).collect();
+                        format!("({})", params.join(", "))
+                    })
+                    .collect();
+                format!("INSERT INTO audit_log ({COLUMNS}) VALUES {}", values.join(", "))
+            })
+            .collect()
+    });
+    all.get(rows.clamp(1, ROWS_PER_INSERT) - 1)
+        .map(String::as_str)
+        .unwrap_or_default()
+}
+
 const COLUMNS: &str = "seq, ts_ms, agent, session, kind, digest, summary, decision, reasons, mitigation, approval_id, outcome, prev_hash, hash";
 const COLUMN_NAMES: [&str; 14] = [
     "seq",
@@ -529,9 +555,6 @@ impl Store {
         if records.is_empty() {
             return Ok(Vec::new());
         }
-        let insert = format!(
-            "INSERT INTO audit_log ({COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)"
-        );
         let mut buf = Vec::with_capacity(512);
         on_pool!(self, pool => {
             let mut tx = pool.begin_write().await?;
@@ -562,25 +585,32 @@ impl Store {
                     hash: String::new(),
                 };
                 entry.hash = entry_hash(&entry.fields(), &mut buf);
-                sqlx::query(&insert)
-                    .bind(entry.seq)
-                    .bind(entry.ts_ms)
-                    .bind(&entry.agent)
-                    .bind(&entry.session)
-                    .bind(&entry.kind)
-                    .bind(&entry.digest)
-                    .bind(&entry.summary)
-                    .bind(&entry.decision)
-                    .bind(&entry.reasons)
-                    .bind(&entry.mitigation)
-                    .bind(&entry.approval_id)
-                    .bind(&entry.outcome)
-                    .bind(&entry.prev_hash)
-                    .bind(&entry.hash)
-                    .execute(&mut *tx)
-                    .await?;
                 prev = entry.hash.clone();
                 entries.push(entry);
+            }
+            // A few rows per statement: every statement is a round trip to the database (on SQLite, to the
+            // connection's own thread), which costs more than a row; more rows per statement stop paying off
+            // because SQLite looks each `$N` up by name.
+            for chunk in entries.chunks(ROWS_PER_INSERT) {
+                let mut query = sqlx::query(insert_sql(chunk.len()));
+                for entry in chunk {
+                    query = query
+                        .bind(entry.seq)
+                        .bind(entry.ts_ms)
+                        .bind(&entry.agent)
+                        .bind(&entry.session)
+                        .bind(&entry.kind)
+                        .bind(&entry.digest)
+                        .bind(&entry.summary)
+                        .bind(&entry.decision)
+                        .bind(&entry.reasons)
+                        .bind(&entry.mitigation)
+                        .bind(&entry.approval_id)
+                        .bind(&entry.outcome)
+                        .bind(&entry.prev_hash)
+                        .bind(&entry.hash);
+                }
+                query.execute(&mut *tx).await?;
             }
             tx.commit().await?;
             Ok(entries)

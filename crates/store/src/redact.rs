@@ -4,7 +4,7 @@
 //! ids, JWTs, airlock's own). The exact request is never stored — only its digest — so the summary is all
 //! a reader sees; when in doubt it redacts.
 
-use std::sync::LazyLock;
+use std::sync::OnceLock;
 
 use airlock_engine::{Envelope, Request};
 use regex::Regex;
@@ -18,69 +18,154 @@ pub const REDACTED: &str = "[redacted]";
 /// Summaries longer than this (in characters) are cut and end with `…`.
 pub const MAX_SUMMARY_CHARS: usize = 1000;
 
+/// One redaction rule: a pattern, its replacement, and literals one of which the text must contain for the
+/// pattern to match. The literals are checked first, so text with nothing secret-looking in it (most
+/// commands) costs no regex compilation — it matters in a hook process, which redacts one summary and exits.
 struct Rule {
-    regex: Regex,
+    pattern: &'static str,
     replacement: &'static str,
+    /// The pattern is case-insensitive (`(?i)`): the needles are compared ignoring ASCII case.
+    fold_case: bool,
+    needles: &'static [&'static str],
+    regex: OnceLock<Option<Regex>>,
 }
 
-static RULES: LazyLock<Option<Vec<Rule>>> = LazyLock::new(|| {
-    let specs: [(&str, &str); 7] = [
-        // URL userinfo: scheme://user:password@host
-        (
-            r"(?i)\b([a-z][a-z0-9+.-]*://)([^/\s:@]+):([^/\s@]+)@",
-            "${1}${2}:[redacted]@",
-        ),
-        // Credential-bearing header lines, e.g. in `curl -H "Authorization: Bearer …"`.
-        (
-            r#"(?i)\b(authorization|proxy-authorization|cookie|set-cookie|x-api-key|api-key|x-auth-token|private-token|x-vault-token)(\s*:\s*)[^"'\r\n]*"#,
-            "${1}${2}[redacted]",
-        ),
-        // Scheme credentials anywhere.
-        (
-            r"(?i)\b(bearer|basic|token)((?:\s+(?:bearer|basic|token))*\s+)[A-Za-z0-9._~+/=-]{6,}",
-            "${1}${2}[redacted]",
-        ),
-        // Flags: --password x, --token=x, -api-key x
-        (
-            r#"(?i)(\s--?[a-z0-9_-]*(?:password|passwd|secret|token|api-?key|access-key|private-key|credentials?))(=|\s+)('[^']*'|"[^"]*"|\S+)"#,
-            "${1}${2}[redacted]",
-        ),
-        // key=value, key: value, "key": "value" for secret-looking keys.
-        (
-            r#"(?i)\b([a-z0-9_.-]*(?:password|passwd|pwd|secret|token|apikey|api_key|api-key|access_key|private_key|credentials?)[a-z0-9_.-]*)(["']?\s*[:=]\s*)("[^"]*"|'[^']*'|[^\s&"',;}]+)"#,
-            "${1}${2}[redacted]",
-        ),
-        // SQL: PASSWORD '…', IDENTIFIED BY '…'
-        (
-            r#"(?i)\b(password|identified\s+by)(\s+)('[^']*'|"[^"]*")"#,
-            "${1}${2}'[redacted]'",
-        ),
-        // Well-known token formats.
-        (
-            r"\b(gh[pousr]_[A-Za-z0-9]{20,}|github_pat_[A-Za-z0-9_]{20,}|glpat-[A-Za-z0-9_-]{20,}|xox[abprs]-[A-Za-z0-9-]{10,}|sk-[A-Za-z0-9_-]{20,}|AKIA[0-9A-Z]{16}|eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}|alt_[0-9a-f]{64}|ala_[0-9a-f]{8}_[A-Za-z0-9_-]{20,})",
-            "[redacted]",
-        ),
-    ];
-    specs
-        .iter()
-        .map(|(pattern, replacement)| {
-            Regex::new(pattern)
-                .ok()
-                .map(|regex| Rule { regex, replacement })
-        })
-        .collect()
-});
+impl Rule {
+    const fn new(
+        pattern: &'static str,
+        replacement: &'static str,
+        fold_case: bool,
+        needles: &'static [&'static str],
+    ) -> Self {
+        Rule {
+            pattern,
+            replacement,
+            fold_case,
+            needles,
+            regex: OnceLock::new(),
+        }
+    }
+
+    /// Whether the pattern can match `text`. INVARIANT: every match of the pattern contains one of the needles
+    /// (ignoring ASCII case when `fold_case`). On text with non-ASCII characters a case-insensitive pattern can
+    /// also match through Unicode case folding (`K`, the Kelvin sign, for `k`), so then the answer is yes.
+    fn may_match(&self, text: &str) -> bool {
+        if self.fold_case {
+            if !text.is_ascii() {
+                return true;
+            }
+            let lower = text.to_ascii_lowercase();
+            self.needles.iter().any(|needle| lower.contains(needle))
+        } else {
+            self.needles.iter().any(|needle| text.contains(needle))
+        }
+    }
+
+    /// The compiled pattern (`None` if it does not compile).
+    fn regex(&self) -> Option<&Regex> {
+        self.regex
+            .get_or_init(|| Regex::new(self.pattern).ok())
+            .as_ref()
+    }
+}
+
+static RULES: [Rule; 7] = [
+    // URL userinfo: scheme://user:password@host
+    Rule::new(
+        r"(?i)\b([a-z][a-z0-9+.-]*://)([^/\s:@]+):([^/\s@]+)@",
+        "${1}${2}:[redacted]@",
+        true,
+        &["://"],
+    ),
+    // Credential-bearing header lines, e.g. in `curl -H "Authorization: Bearer …"`.
+    Rule::new(
+        r#"(?i)\b(authorization|proxy-authorization|cookie|set-cookie|x-api-key|api-key|x-auth-token|private-token|x-vault-token)(\s*:\s*)[^"'\r\n]*"#,
+        "${1}${2}[redacted]",
+        true,
+        &["authorization", "cookie", "api-key", "token"],
+    ),
+    // Scheme credentials anywhere.
+    Rule::new(
+        r"(?i)\b(bearer|basic|token)((?:\s+(?:bearer|basic|token))*\s+)[A-Za-z0-9._~+/=-]{6,}",
+        "${1}${2}[redacted]",
+        true,
+        &["bearer", "basic", "token"],
+    ),
+    // Flags: --password x, --token=x, -api-key x
+    Rule::new(
+        r#"(?i)(\s--?[a-z0-9_-]*(?:password|passwd|secret|token|api-?key|access-key|private-key|credentials?))(=|\s+)('[^']*'|"[^"]*"|\S+)"#,
+        "${1}${2}[redacted]",
+        true,
+        &[
+            "password",
+            "passwd",
+            "secret",
+            "token",
+            "apikey",
+            "api-key",
+            "access-key",
+            "private-key",
+            "credential",
+        ],
+    ),
+    // key=value, key: value, "key": "value" for secret-looking keys.
+    Rule::new(
+        r#"(?i)\b([a-z0-9_.-]*(?:password|passwd|pwd|secret|token|apikey|api_key|api-key|access_key|private_key|credentials?)[a-z0-9_.-]*)(["']?\s*[:=]\s*)("[^"]*"|'[^']*'|[^\s&"',;}]+)"#,
+        "${1}${2}[redacted]",
+        true,
+        &[
+            "password",
+            "passwd",
+            "pwd",
+            "secret",
+            "token",
+            "apikey",
+            "api_key",
+            "api-key",
+            "access_key",
+            "private_key",
+            "credential",
+        ],
+    ),
+    // SQL: PASSWORD '…', IDENTIFIED BY '…'
+    Rule::new(
+        r#"(?i)\b(password|identified\s+by)(\s+)('[^']*'|"[^"]*")"#,
+        "${1}${2}'[redacted]'",
+        true,
+        &["password", "identified"],
+    ),
+    // Well-known token formats.
+    Rule::new(
+        r"\b(gh[pousr]_[A-Za-z0-9]{20,}|github_pat_[A-Za-z0-9_]{20,}|glpat-[A-Za-z0-9_-]{20,}|xox[abprs]-[A-Za-z0-9-]{10,}|sk-[A-Za-z0-9_-]{20,}|AKIA[0-9A-Z]{16}|eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}|alt_[0-9a-f]{64}|ala_[0-9a-f]{8}_[A-Za-z0-9_-]{20,})",
+        "[redacted]",
+        false,
+        &[
+            "gh",
+            "github_pat_",
+            "glpat-",
+            "xox",
+            "sk-",
+            "AKIA",
+            "eyJ",
+            "alt_",
+            "ala_",
+        ],
+    ),
+];
 
 /// Removes secrets from free text.
 pub fn redact_text(text: &str) -> String {
-    let Some(rules) = RULES.as_ref() else {
-        // A pattern failed to compile: keep nothing rather than risk keeping a secret.
-        return REDACTED.to_string();
-    };
     let mut out = text.to_string();
-    for rule in rules {
-        if rule.regex.is_match(&out) {
-            out = rule.regex.replace_all(&out, rule.replacement).into_owned();
+    for rule in &RULES {
+        if !rule.may_match(&out) {
+            continue;
+        }
+        let Some(regex) = rule.regex() else {
+            // A pattern failed to compile: keep nothing rather than risk keeping a secret.
+            return REDACTED.to_string();
+        };
+        if regex.is_match(&out) {
+            out = regex.replace_all(&out, rule.replacement).into_owned();
         }
     }
     out
@@ -207,7 +292,51 @@ mod tests {
 
     #[test]
     fn all_patterns_compile() {
-        assert!(RULES.as_ref().is_some_and(|r| r.len() == 7));
+        assert!(RULES.iter().all(|rule| rule.regex().is_some()));
+    }
+
+    /// Every rule applied without its needle check, as redaction worked before the check existed.
+    fn redact_every_rule(text: &str) -> String {
+        let mut out = text.to_string();
+        for rule in &RULES {
+            out = rule
+                .regex()
+                .unwrap()
+                .replace_all(&out, rule.replacement)
+                .into_owned();
+        }
+        out
+    }
+
+    #[test]
+    fn the_needle_check_never_changes_a_redaction() {
+        let texts = [
+            r#"curl -H "Authorization: Bearer abcdef123456" https://x"#,
+            r#"curl -H 'PROXY-AUTHORIZATION: Basic dXNlcjpwYXNz' -H "Cookie: s=1" -H 'X-Vault-Token: hvs.abc'"#,
+            "mysql --password=hunter2 -u root; psql --PASSWD hunter2; app --Api-Key=k1 --private-key 'x y'",
+            "export API_KEY=sk-live-1234567890abcdefghij; DB_PWD=p; Credentials: c; access_key=a; private_key=b",
+            "git clone https://bob:s3cr3tpass@github.com/x/y; HTTPS://U:P@H/",
+            "echo ghp_abcdefghijklmnopqrstuvwxyz0123456789 github_pat_abcdefghijklmnopqrstuvwxyz xoxb-1234567890-abc",
+            "glpat-abcdefghijklmnopqrstu AKIAABCDEFGHIJKLMNOP eyJhbGciOiJI.eyJzdWIiOiIx.SflKxwRJSMeKKF2QT4",
+            "TOKEN=xyz123 deploy; send token Bearer abcdef987654 now; auth basic token c2VjcmV0OnBhc3M=",
+            "ALTER USER bob WITH PASSWORD 'hunter2'; CREATE USER a IDENTIFIED BY \"pw\"",
+            "alt_0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef ala_0123abcd_abcdefghijklmnopqrstuvwxyz",
+            // Unicode case folding: the Kelvin sign (U+212A) matches `k` in a case-insensitive pattern.
+            "TO\u{212A}EN=xyz123 and api-\u{212A}ey: secret-value and pa\u{17F}\u{17F}word=x",
+            "ls -la",
+            "cargo build --release && ./target/release/app --port 8080",
+            "é é é --token é",
+        ];
+        for text in texts {
+            for variant in [text.to_string(), text.to_uppercase(), text.to_lowercase()] {
+                assert_eq!(
+                    redact_text(&variant),
+                    redact_every_rule(&variant),
+                    "{variant}"
+                );
+            }
+        }
+        assert!(redact_text("TO\u{212A}EN=xyz123").contains(REDACTED));
     }
 
     #[test]

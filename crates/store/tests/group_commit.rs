@@ -1,7 +1,12 @@
 //! Group commit ([`Store::with_group_commit`]): many concurrent appends make one valid chain in which every
 //! caller gets its own committed entry; when a batch cannot be written every caller in it gets an error and
 //! nothing of it is in the log (fail closed), and the writer goes on once the database accepts writes again.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
 
 mod support;
 
@@ -11,8 +16,10 @@ use airlock_engine::{Engine, Envelope};
 use airlock_store::{AuditRecord, StoreError};
 
 fn record(i: usize) -> AuditRecord {
-    let envelope: Envelope =
-        serde_json::from_str(&format!(r#"{{"kind":"shell","command":"echo {i}","agent":"a{i}"}}"#)).unwrap();
+    let envelope: Envelope = serde_json::from_str(&format!(
+        r#"{{"kind":"shell","command":"echo {i}","agent":"a{i}"}}"#
+    ))
+    .unwrap();
     let decision = Engine::new().unwrap().decide(&envelope);
     AuditRecord::new(&envelope, &decision, format!("outcome-{i}"))
 }
@@ -23,7 +30,9 @@ async fn concurrent_appends_form_one_chain(db: support::TestDb) {
     let mut tasks = Vec::new();
     for (i, r) in records.iter().cloned().enumerate() {
         let store = store.clone();
-        tasks.push(tokio::spawn(async move { (i, r.clone(), store.append(r).await.unwrap()) }));
+        tasks.push(tokio::spawn(async move {
+            (i, r.clone(), store.append(r).await.unwrap())
+        }));
     }
     let mut seqs = BTreeSet::new();
     for task in tasks {
@@ -46,7 +55,9 @@ async fn sqlite_concurrent_appends_form_one_chain() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn postgres_concurrent_appends_form_one_chain() {
-    let Some(db) = support::pg_db().await else { return };
+    let Some(db) = support::pg_db().await else {
+        return;
+    };
     concurrent_appends_form_one_chain(db).await;
 }
 
@@ -64,7 +75,9 @@ async fn a_failed_batch_fails_every_caller_and_records_nothing() {
     }
     for task in tasks {
         match task.await.unwrap() {
-            Err(StoreError::AuditBatch(message)) => assert!(message.contains("disk says no"), "{message}"),
+            Err(StoreError::AuditBatch(message)) => {
+                assert!(message.contains("disk says no"), "{message}")
+            }
             other => panic!("expected a failed batch, got {other:?}"),
         }
     }

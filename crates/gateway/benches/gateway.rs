@@ -1,0 +1,358 @@
+//! Gateway benchmark (a measurement, not a test): a local upstream answering a small JSON body, the gateway
+//! in front of it (SQLite store in a temp dir, the default engine and policy, an allowed `GET`), and a load
+//! generator of keep-alive HTTP/1.1 connections. Reports, for the same run, direct vs through the gateway:
+//! the p50/p99 latency of sequential requests on one connection (so the added latency), and the requests per
+//! second with many connections. Upstream, gateway and load generator share this machine's cores.
+//!
+//! Run with `cargo bench -p airlock-gateway --bench gateway` (or `scripts/bench-gateway`); options after
+//! `--`: `--seconds S` (each throughput phase, default 5), `--connections C` (default 64), `--latency-requests
+//! N` (default 5000). Budget (DESIGN.md): p50 added < 0.3 ms, ≥ 20,000 allowed requests/s on 2 cores.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing,
+    reason = "benchmark"
+)]
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use airlock_gateway::{Gateway, GatewayConfig};
+use airlock_store::Store;
+use airlock_store::gate::Gate;
+use bytes::Bytes;
+use http_body_util::{BodyExt as _, Empty};
+use hyper_util::rt::TokioIo;
+use tokio::net::TcpStream;
+
+struct Options {
+    seconds: u64,
+    connections: usize,
+    latency_requests: usize,
+}
+
+fn options() -> Options {
+    let mut o = Options {
+        seconds: 5,
+        connections: 64,
+        latency_requests: 5000,
+    };
+    let args: Vec<String> = std::env::args().collect();
+    let mut i = 1;
+    while i < args.len() {
+        let value = || args.get(i + 1).and_then(|v| v.parse::<u64>().ok());
+        match args[i].as_str() {
+            "--seconds" => o.seconds = value().unwrap_or(o.seconds),
+            "--connections" => o.connections = value().map_or(o.connections, |v| v as usize),
+            "--latency-requests" => {
+                o.latency_requests = value().map_or(o.latency_requests, |v| v as usize)
+            }
+            _ => {}
+        }
+        i += 1;
+    }
+    o
+}
+
+fn main() {
+    let o = options();
+    let dir = tempfile::tempdir().unwrap();
+    // The upstream: its own runtime with one worker.
+    let upstream_rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .thread_name("upstream")
+        .enable_all()
+        .build()
+        .unwrap();
+    let upstream = upstream_rt.block_on(async {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let app = axum::Router::new().fallback(|| async {
+            (
+                [(http::header::CONTENT_TYPE, "application/json")],
+                r#"{"ok":true}"#,
+            )
+        });
+        tokio::spawn(async move { axum::serve(listener, app).await });
+        addr
+    });
+    // The gateway: its own runtime, as `airlock serve` runs it (one worker per core).
+    let gateway_rt = tokio::runtime::Builder::new_multi_thread()
+        .thread_name("gateway")
+        .enable_all()
+        .build()
+        .unwrap();
+    let (gateway, token) = gateway_rt.block_on(async {
+        let store = Store::open(&format!(
+            "sqlite://{}",
+            dir.path().join("airlock.db").display()
+        ))
+        .await
+        .unwrap()
+        .with_group_commit();
+        let gate = Gate::new(Arc::new(airlock_engine::Engine::new().unwrap()), store.clone());
+        let text = format!(
+            "listen = \"127.0.0.1:0\"\nadmin_listen = \"127.0.0.1:0\"\n[upstreams.bench]\nurl = \"http://{upstream}\"\nenvironment = \"production\"\nauth = {{ header = \"Authorization\", value = \"Bearer upstream-secret\" }}\n"
+        );
+        let config = GatewayConfig::parse(&text, "bench.toml".as_ref(), &|_| None).unwrap();
+        let (_, token) = store
+            .create_token("bench", &["bench".to_string()], None)
+            .await
+            .unwrap();
+        let running = Gateway::new(config, gate).bind().await.unwrap().spawn();
+        (running, token)
+    });
+    let load_rt = tokio::runtime::Builder::new_multi_thread()
+        .thread_name("load")
+        .enable_all()
+        .build()
+        .unwrap();
+    let gateway_addr = gateway.agent_addr();
+    let auth = format!("Bearer {token}");
+    load_rt.block_on(async {
+        let direct = Target {
+            addr: upstream,
+            path: "/v1/items".into(),
+            auth: None,
+        };
+        let through = Target {
+            addr: gateway_addr,
+            path: "/u/bench/v1/items".into(),
+            auth: Some(auth.clone()),
+        };
+        // Warm up both paths (connection pools, SQLite pages, engine caches).
+        sequential(&direct, 500).await;
+        sequential(&through, 500).await;
+        let d = sequential(&direct, o.latency_requests).await;
+        let g = sequential(&through, o.latency_requests).await;
+        println!(
+            "latency, 1 connection, {} sequential requests each:",
+            o.latency_requests
+        );
+        println!(
+            "  direct          p50 {:>7.1} µs   p99 {:>7.1} µs",
+            pct(&d, 50),
+            pct(&d, 99)
+        );
+        println!(
+            "  through gateway p50 {:>7.1} µs   p99 {:>7.1} µs",
+            pct(&g, 50),
+            pct(&g, 99)
+        );
+        println!(
+            "  added           p50 {:>7.1} µs   (budget < 300 µs)",
+            pct(&g, 50) - pct(&d, 50)
+        );
+        let seconds = Duration::from_secs(o.seconds);
+        let c0 = cpu_by_thread();
+        let (dn, dl) = throughput(&direct, o.connections, seconds).await;
+        let c1 = cpu_by_thread();
+        let (gn, gl) = throughput(&through, o.connections, seconds).await;
+        let c2 = cpu_by_thread();
+        let direct_cpu = cpu_per_request(&c0, &c1, dn * o.seconds as f64);
+        let gateway_cpu = cpu_per_request(&c1, &c2, gn * o.seconds as f64);
+        println!(
+            "throughput, {} connections, {} s each:",
+            o.connections, o.seconds
+        );
+        println!(
+            "  direct          {:>8.0} req/s   p50 {:>7.1} µs   p99 {:>7.1} µs",
+            dn,
+            pct(&dl, 50),
+            pct(&dl, 99)
+        );
+        println!(
+            "  through gateway {:>8.0} req/s   p50 {:>7.1} µs   p99 {:>7.1} µs   (budget ≥ 20,000 req/s)",
+            gn,
+            pct(&gl, 50),
+            pct(&gl, 99)
+        );
+        let total = |v: &[(String, f64)]| v.iter().map(|(_, us)| us).sum::<f64>();
+        println!("CPU per request (µs; the machine's other load is not counted):");
+        for (name, us) in &direct_cpu {
+            println!("  direct          {name:<28} {us:>6.1}");
+        }
+        for (name, us) in &gateway_cpu {
+            println!("  through gateway {name:<28} {us:>6.1}");
+        }
+        let (dt, gt) = (total(&direct_cpu), total(&gateway_cpu));
+        if gt > 0.0 {
+            println!(
+                "  all threads: direct {dt:.1} µs, through gateway {gt:.1} µs ⇒ on 2 otherwise idle cores at most {:.0} req/s through the gateway, load generator and upstream included",
+                2e6 / gt
+            );
+        }
+    });
+    gateway_rt.block_on(async {
+        let _ = gateway.stop().await;
+        if std::env::var_os("BENCH_BATCHES").is_some() {
+            let store = Store::open(&format!(
+                "sqlite://{}",
+                dir.path().join("airlock.db").display()
+            ))
+            .await
+            .unwrap();
+            let head = store.head().await.unwrap();
+            let entries = store
+                .list(&airlock_store::AuditFilter {
+                    limit: None,
+                    ..Default::default()
+                })
+                .await
+                .unwrap();
+            let distinct: std::collections::BTreeSet<i64> =
+                entries.iter().map(|e| e.ts_ms).collect();
+            println!(
+                "audit entries {} in {} distinct ms",
+                head.count,
+                distinct.len()
+            );
+        }
+    });
+}
+
+struct Target {
+    addr: SocketAddr,
+    path: String,
+    auth: Option<String>,
+}
+
+type Sender = hyper::client::conn::http1::SendRequest<Empty<Bytes>>;
+
+async fn connect(addr: SocketAddr) -> Sender {
+    let stream = TcpStream::connect(addr).await.unwrap();
+    stream.set_nodelay(true).unwrap();
+    let (sender, connection) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
+        .await
+        .unwrap();
+    tokio::spawn(connection);
+    sender
+}
+
+async fn one(sender: &mut Sender, target: &Target) {
+    let mut request = http::Request::builder()
+        .uri(target.path.as_str())
+        .header(http::header::HOST, "127.0.0.1")
+        .body(Empty::<Bytes>::new())
+        .unwrap();
+    if let Some(auth) = &target.auth {
+        request
+            .headers_mut()
+            .insert(http::header::AUTHORIZATION, auth.parse().unwrap());
+    }
+    sender.ready().await.unwrap();
+    let response = sender.send_request(request).await.unwrap();
+    assert_eq!(
+        response.status(),
+        200,
+        "the benchmark request must be allowed"
+    );
+    let _ = response.into_body().collect().await.unwrap();
+}
+
+/// Latencies in µs of `n` sequential requests on one connection.
+async fn sequential(target: &Target, n: usize) -> Vec<f64> {
+    let mut sender = connect(target.addr).await;
+    let mut out = Vec::with_capacity(n);
+    for _ in 0..n {
+        let started = Instant::now();
+        one(&mut sender, target).await;
+        out.push(started.elapsed().as_secs_f64() * 1e6);
+    }
+    out.sort_by(f64::total_cmp);
+    out
+}
+
+/// Requests per second over `connections` keep-alive connections for `duration`, and their latencies.
+async fn throughput(target: &Target, connections: usize, duration: Duration) -> (f64, Vec<f64>) {
+    let stop = Arc::new(AtomicBool::new(false));
+    let done = Arc::new(AtomicU64::new(0));
+    let target = Arc::new(Target {
+        addr: target.addr,
+        path: target.path.clone(),
+        auth: target.auth.clone(),
+    });
+    let mut tasks = Vec::new();
+    let started = Instant::now();
+    for _ in 0..connections {
+        let (stop, done, target) = (stop.clone(), done.clone(), target.clone());
+        tasks.push(tokio::spawn(async move {
+            let mut sender = connect(target.addr).await;
+            let mut latencies = Vec::new();
+            while !stop.load(Ordering::Relaxed) {
+                let t = Instant::now();
+                one(&mut sender, &target).await;
+                latencies.push(t.elapsed().as_secs_f64() * 1e6);
+                done.fetch_add(1, Ordering::Relaxed);
+            }
+            latencies
+        }));
+    }
+    tokio::time::sleep(duration).await;
+    stop.store(true, Ordering::Relaxed);
+    let counted = done.load(Ordering::Relaxed);
+    let elapsed = started.elapsed();
+    let mut all = Vec::new();
+    for t in tasks {
+        all.extend(t.await.unwrap());
+    }
+    all.sort_by(f64::total_cmp);
+    (counted as f64 / elapsed.as_secs_f64(), all)
+}
+
+/// CPU time (ns) used so far by this process's threads, by thread name (Linux: `/proc/self/task/*/schedstat`);
+/// empty elsewhere. Threads: `gateway` (its runtime), `sqlx-sqlite-wor…` (the store's database threads),
+/// `load`, `upstream`.
+fn cpu_by_thread() -> std::collections::BTreeMap<String, u64> {
+    let mut out = std::collections::BTreeMap::new();
+    let Ok(tasks) = std::fs::read_dir("/proc/self/task") else {
+        return out;
+    };
+    for task in tasks.flatten() {
+        let path = task.path();
+        let name = std::fs::read_to_string(path.join("comm")).unwrap_or_default();
+        let ns = std::fs::read_to_string(path.join("schedstat"))
+            .ok()
+            .and_then(|s| {
+                s.split_whitespace()
+                    .next()
+                    .and_then(|n| n.parse::<u64>().ok())
+            })
+            .unwrap_or(0);
+        let group = match name.trim() {
+            n if n.starts_with("sqlx") => "gateway (database threads)",
+            n if n.starts_with("gateway") => "gateway",
+            n if n.starts_with("load") => "load generator",
+            n if n.starts_with("upstream") => "upstream",
+            _ => "other",
+        };
+        *out.entry(group.to_string()).or_insert(0) += ns;
+    }
+    out
+}
+
+/// CPU µs per request for each thread group between two [`cpu_by_thread`] readings.
+fn cpu_per_request(
+    before: &std::collections::BTreeMap<String, u64>,
+    after: &std::collections::BTreeMap<String, u64>,
+    requests: f64,
+) -> Vec<(String, f64)> {
+    after
+        .iter()
+        .map(|(k, v)| {
+            let used = v.saturating_sub(*before.get(k).unwrap_or(&0)) as f64 / 1000.0;
+            (k.clone(), used / requests)
+        })
+        .filter(|(_, us)| *us > 0.05)
+        .collect()
+}
+
+fn pct(sorted: &[f64], p: usize) -> f64 {
+    if sorted.is_empty() {
+        return 0.0;
+    }
+    sorted[(sorted.len() * p / 100).min(sorted.len() - 1)]
+}

@@ -1,0 +1,473 @@
+//! The gateway's configuration: `$AIRLOCK_HOME/airlock.toml` (or `airlock serve --config FILE`). Unknown keys
+//! are errors, so a typo never silently turns a setting off. `${VAR}` in an upstream's `url` or credential is
+//! taken from airlock's own environment once, at start; a variable that is not set refuses the start, naming
+//! it and the upstream. The resolved credential lives in a [`Secret`], whose `Debug` never shows it.
+//!
+//! ```toml
+//! listen = "127.0.0.1:8787"          # agents
+//! admin_listen = "127.0.0.1:8788"    # /metrics, /healthz, /api/approvals/ID
+//! hold_seconds = 30                  # how long an `ask` is held open before answering 202
+//! max_body_bytes = 10485760          # request bodies (also once decoded) over this are refused with 413
+//! # database_url = "postgres://…"   # the store (default: $AIRLOCK_HOME/airlock.db)
+//! # defer_seconds = 300             # cancel window of deferred deletes
+//! # [breaker]                       # circuit breaker limits, read by airlock-store
+//!
+//! [upstreams.railway]
+//! url = "https://backboard.railway.com"
+//! environment = "production"
+//! auth = { header = "Authorization", value = "Bearer ${RAILWAY_API_TOKEN}" }
+//! # ca_file = "/path/to/ca.pem"     # trust exactly these certificates instead of the system's roots
+//! ```
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+
+use crate::error::ConfigError;
+
+/// Where agents connect by default.
+pub const DEFAULT_LISTEN: &str = "127.0.0.1:8787";
+/// Where the admin listener (metrics, health, approvals API) binds by default.
+pub const DEFAULT_ADMIN_LISTEN: &str = "127.0.0.1:8788";
+/// How long an `ask` is held open by default, in seconds.
+pub const DEFAULT_HOLD_SECONDS: u64 = 30;
+/// The default request body cap: 10 MiB.
+pub const DEFAULT_MAX_BODY_BYTES: usize = 10 * 1024 * 1024;
+
+/// The configuration file as written (before `${VAR}` expansion).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ConfigFile {
+    /// Agents' listener address.
+    #[serde(default)]
+    pub listen: Option<String>,
+    /// Admin listener address.
+    #[serde(default)]
+    pub admin_listen: Option<String>,
+    /// Seconds an `ask` is held open.
+    #[serde(default)]
+    pub hold_seconds: Option<u64>,
+    /// Request body cap in bytes.
+    #[serde(default)]
+    pub max_body_bytes: Option<usize>,
+    /// The store's database (`AIRLOCK_DATABASE_URL` overrides it).
+    #[serde(default)]
+    pub database_url: Option<String>,
+    /// Cancel window of deferred deletes, in seconds (for the deferred-delete guard).
+    #[serde(default)]
+    pub defer_seconds: Option<u64>,
+    /// The circuit breaker's `[breaker]` table; its keys are checked by `airlock-store`
+    /// (`airlock_store::config::breaker_limits`).
+    #[serde(default)]
+    pub breaker: Option<toml::Table>,
+    /// Upstreams by name.
+    #[serde(default)]
+    pub upstreams: BTreeMap<String, UpstreamFile>,
+}
+
+/// One `[upstreams.NAME]` table as written.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct UpstreamFile {
+    /// Base URL: `https://host[:port][/prefix]`.
+    pub url: String,
+    /// Environment label given to the engine (`production`, `staging`, `development`).
+    #[serde(default)]
+    pub environment: Option<String>,
+    /// The credential the gateway injects.
+    #[serde(default)]
+    pub auth: Option<AuthFile>,
+    /// PEM file of the certificates to trust for this upstream instead of the system's roots.
+    #[serde(default)]
+    pub ca_file: Option<PathBuf>,
+}
+
+/// `auth = { header = "…", value = "…" }` as written.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AuthFile {
+    /// Header name, e.g. `Authorization`.
+    pub header: String,
+    /// Header value, usually with a `${VAR}`.
+    pub value: String,
+}
+
+/// A credential value. Its `Debug` output is `Secret(***)`; read it with [`Secret::expose`].
+#[derive(Clone, PartialEq, Eq)]
+pub struct Secret(String);
+
+impl Secret {
+    /// Wraps a value.
+    pub fn new(value: impl Into<String>) -> Self {
+        Self(value.into())
+    }
+
+    /// The value itself: only for putting it on the wire.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Debug for Secret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Secret(***)")
+    }
+}
+
+/// The gateway's configuration, resolved and checked.
+#[derive(Debug, Clone)]
+pub struct GatewayConfig {
+    /// Agents' listener.
+    pub listen: SocketAddr,
+    /// Admin listener.
+    pub admin_listen: SocketAddr,
+    /// Seconds an `ask` is held open before the gateway answers 202.
+    pub hold_seconds: u64,
+    /// Request body cap in bytes (raw and decoded).
+    pub max_body_bytes: usize,
+    /// Upstreams by name.
+    pub upstreams: BTreeMap<String, UpstreamConfig>,
+    /// The store's database URL, when the file names one.
+    pub database_url: Option<String>,
+    /// Cancel window of deferred deletes, in seconds, when the file sets one.
+    pub defer_seconds: Option<u64>,
+}
+
+/// One upstream, resolved.
+#[derive(Debug, Clone)]
+pub struct UpstreamConfig {
+    /// Its name: agents call `/u/NAME/…`.
+    pub name: String,
+    /// `http` or `https`.
+    pub scheme: String,
+    /// `host[:port]` as configured.
+    pub authority: String,
+    /// Path prefix without a trailing `/` (often empty).
+    pub base_path: String,
+    /// Environment label for the engine.
+    pub environment: Option<String>,
+    /// The injected credential: header name (lowercase) and value.
+    pub auth: Option<(String, Secret)>,
+    /// Certificates to trust instead of the system's roots.
+    pub ca_file: Option<PathBuf>,
+}
+
+impl UpstreamConfig {
+    /// `scheme://authority/base_path`, as configured.
+    pub fn base_url(&self) -> String {
+        format!("{}://{}{}", self.scheme, self.authority, self.base_path)
+    }
+}
+
+impl GatewayConfig {
+    /// Reads and resolves the file at `path`, taking `${VAR}` values from `env`.
+    pub fn load(path: &Path, env: &dyn Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        Self::parse(&text, path, env)
+    }
+
+    /// Parses and resolves configuration text; `path` only names the file in errors and resolves a relative
+    /// `ca_file`.
+    pub fn parse(
+        text: &str,
+        path: &Path,
+        env: &dyn Fn(&str) -> Option<String>,
+    ) -> Result<Self, ConfigError> {
+        let file: ConfigFile = toml::from_str(text).map_err(|e| ConfigError::Syntax {
+            path: path.to_path_buf(),
+            message: e.to_string().trim_end().replace('\n', " "),
+        })?;
+        let addr = |key: &'static str, value: Option<&str>, default: &str| {
+            let value = value.unwrap_or(default);
+            value
+                .parse::<SocketAddr>()
+                .map_err(|_| ConfigError::BadAddress {
+                    key,
+                    value: value.to_string(),
+                })
+        };
+        let listen = addr("listen", file.listen.as_deref(), DEFAULT_LISTEN)?;
+        let admin_listen = addr(
+            "admin_listen",
+            file.admin_listen.as_deref(),
+            DEFAULT_ADMIN_LISTEN,
+        )?;
+        let max_body_bytes = file.max_body_bytes.unwrap_or(DEFAULT_MAX_BODY_BYTES);
+        if max_body_bytes == 0 {
+            return Err(ConfigError::Invalid {
+                key: "max_body_bytes".into(),
+                message: "must be at least 1".into(),
+            });
+        }
+        let base_dir = path.parent().unwrap_or(Path::new("."));
+        let mut upstreams = BTreeMap::new();
+        for (name, upstream) in file.upstreams {
+            let resolved = resolve_upstream(&name, upstream, base_dir, env)?;
+            upstreams.insert(name, resolved);
+        }
+        if upstreams.is_empty() {
+            return Err(ConfigError::NoUpstreams {
+                path: path.to_path_buf(),
+            });
+        }
+        Ok(Self {
+            listen,
+            admin_listen,
+            hold_seconds: file.hold_seconds.unwrap_or(DEFAULT_HOLD_SECONDS),
+            max_body_bytes,
+            upstreams,
+            database_url: file.database_url,
+            defer_seconds: file.defer_seconds,
+        })
+    }
+}
+
+/// Upstream names: what may follow `/u/` (letters, digits, `-`, `_`, `.`; not `.` or `..`).
+pub fn valid_upstream_name(name: &str) -> bool {
+    !name.is_empty()
+        && name != "."
+        && name != ".."
+        && name.len() <= 64
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
+}
+
+fn resolve_upstream(
+    name: &str,
+    file: UpstreamFile,
+    base_dir: &Path,
+    env: &dyn Fn(&str) -> Option<String>,
+) -> Result<UpstreamConfig, ConfigError> {
+    if !valid_upstream_name(name) {
+        return Err(ConfigError::BadUpstreamName(name.to_string()));
+    }
+    let invalid = |key: &str, message: String| ConfigError::Invalid {
+        key: format!("upstreams.{name}.{key}"),
+        message,
+    };
+    let url = expand(&file.url, name, "url", env)?;
+    let (scheme, rest) = url.split_once("://").ok_or_else(|| {
+        invalid(
+            "url",
+            format!("`{url}` is not an absolute http(s) URL such as `https://api.example.com`"),
+        )
+    })?;
+    let scheme = scheme.to_ascii_lowercase();
+    if scheme != "http" && scheme != "https" {
+        return Err(invalid(
+            "url",
+            format!("scheme `{scheme}` is not supported: use http or https"),
+        ));
+    }
+    if rest.contains(['?', '#', '\\']) {
+        return Err(invalid(
+            "url",
+            "must not contain a query (`?`), a fragment (`#`) or a backslash".into(),
+        ));
+    }
+    let (authority, path) = match rest.find('/') {
+        Some(i) => rest.split_at(i),
+        None => (rest, ""),
+    };
+    if authority.is_empty() || authority.contains('@') {
+        return Err(invalid(
+            "url",
+            "needs a host, and no user name or password in it (use `auth`)".into(),
+        ));
+    }
+    if authority.parse::<http::uri::Authority>().is_err() {
+        return Err(invalid("url", format!("`{authority}` is not a valid host")));
+    }
+    if path.split('/').any(|s| s == "." || s == "..") {
+        return Err(invalid(
+            "url",
+            "must not contain `.` or `..` path segments".into(),
+        ));
+    }
+    let auth = match file.auth {
+        None => None,
+        Some(auth) => {
+            let header = auth.header.trim().to_ascii_lowercase();
+            if http::HeaderName::from_bytes(header.as_bytes()).is_err() {
+                return Err(invalid(
+                    "auth.header",
+                    format!("`{}` is not a header name", auth.header),
+                ));
+            }
+            let value = expand(&auth.value, name, "auth.value", env)?;
+            if http::HeaderValue::from_str(&value).is_err() {
+                return Err(invalid(
+                    "auth.value",
+                    "contains characters not allowed in a header value (after expanding variables)"
+                        .into(),
+                ));
+            }
+            Some((header, Secret::new(value)))
+        }
+    };
+    let ca_file = file
+        .ca_file
+        .map(|p| if p.is_absolute() { p } else { base_dir.join(p) });
+    Ok(UpstreamConfig {
+        name: name.to_string(),
+        scheme,
+        authority: authority.to_ascii_lowercase(),
+        base_path: path.trim_end_matches('/').to_string(),
+        environment: file.environment.filter(|e| !e.trim().is_empty()),
+        auth,
+        ca_file,
+    })
+}
+
+/// Replaces every `${VAR}` in `text` with the variable's value from `env`. `$` not followed by `{` stays.
+fn expand(
+    text: &str,
+    upstream: &str,
+    key: &'static str,
+    env: &dyn Fn(&str) -> Option<String>,
+) -> Result<String, ConfigError> {
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(at) = rest.find("${") {
+        let (before, after) = rest.split_at(at);
+        out.push_str(before);
+        let after = after.get(2..).unwrap_or_default();
+        let Some(end) = after.find('}') else {
+            return Err(ConfigError::BadVariable {
+                upstream: upstream.to_string(),
+                key,
+                message: "`${` without a closing `}`".into(),
+            });
+        };
+        let (var, tail) = after.split_at(end);
+        let valid = var
+            .chars()
+            .next()
+            .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+            && var.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
+        if !valid {
+            return Err(ConfigError::BadVariable {
+                upstream: upstream.to_string(),
+                key,
+                message: format!("`${{{var}}}` is not a variable name"),
+            });
+        }
+        match env(var) {
+            Some(value) if !value.is_empty() => out.push_str(&value),
+            Some(_) => {
+                return Err(ConfigError::EmptyVariable {
+                    variable: var.to_string(),
+                    upstream: upstream.to_string(),
+                });
+            }
+            None => {
+                return Err(ConfigError::MissingVariable {
+                    variable: var.to_string(),
+                    upstream: upstream.to_string(),
+                });
+            }
+        }
+        rest = tail.get(1..).unwrap_or_default();
+    }
+    out.push_str(rest);
+    Ok(out)
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::panic, reason = "tests")]
+mod tests {
+    use super::*;
+
+    fn env(name: &str) -> Option<String> {
+        match name {
+            "TOKEN" => Some("s3cret".into()),
+            "EMPTY" => Some(String::new()),
+            _ => None,
+        }
+    }
+
+    fn parse(text: &str) -> Result<GatewayConfig, ConfigError> {
+        GatewayConfig::parse(text, Path::new("/etc/airlock/airlock.toml"), &env)
+    }
+
+    #[test]
+    fn defaults_and_expansion() {
+        let config = parse(
+            r#"
+            [upstreams.railway]
+            url = "https://Backboard.railway.com/"
+            environment = "production"
+            auth = { header = "Authorization", value = "Bearer ${TOKEN}" }
+            ca_file = "ca.pem"
+            "#,
+        )
+        .unwrap();
+        assert_eq!(config.listen.to_string(), DEFAULT_LISTEN);
+        assert_eq!(config.admin_listen.to_string(), DEFAULT_ADMIN_LISTEN);
+        assert_eq!(config.hold_seconds, 30);
+        assert_eq!(config.max_body_bytes, 10 * 1024 * 1024);
+        let railway = &config.upstreams["railway"];
+        assert_eq!(railway.base_url(), "https://backboard.railway.com");
+        let (header, value) = railway.auth.as_ref().unwrap();
+        assert_eq!(header, "authorization");
+        assert_eq!(value.expose(), "Bearer s3cret");
+        assert!(!format!("{config:?}").contains("s3cret"));
+        assert_eq!(
+            railway.ca_file.as_deref(),
+            Some(Path::new("/etc/airlock/ca.pem"))
+        );
+    }
+
+    #[test]
+    fn missing_variable_names_it_and_the_upstream() {
+        let err = parse(
+            r#"
+            [upstreams.railway]
+            url = "https://backboard.railway.com"
+            auth = { header = "Authorization", value = "Bearer ${RAILWAY_API_TOKEN}" }
+            "#,
+        )
+        .unwrap_err();
+        let message = err.to_string();
+        assert!(message.contains("RAILWAY_API_TOKEN"), "{message}");
+        assert!(message.contains("railway"), "{message}");
+        let empty = parse(
+            "[upstreams.a]\nurl = \"http://h\"\nauth = { header = \"X-Key\", value = \"${EMPTY}\" }\n",
+        )
+        .unwrap_err();
+        assert!(empty.to_string().contains("EMPTY"), "{empty}");
+    }
+
+    #[test]
+    fn unknown_keys_and_bad_values_are_errors() {
+        for (text, needle) in [
+            (
+                "lisen = \"127.0.0.1:1\"\n[upstreams.a]\nurl = \"http://h\"\n",
+                "lisen",
+            ),
+            (
+                "[upstreams.a]\nurl = \"http://h\"\ntimeout = 3\n",
+                "timeout",
+            ),
+            ("[upstreams.a]\nurl = \"ftp://h\"\n", "scheme"),
+            ("[upstreams.a]\nurl = \"http://u:p@h\"\n", "password"),
+            ("[upstreams.a]\nurl = \"http://h/x?y=1\"\n", "query"),
+            ("[upstreams.\"a/b\"]\nurl = \"http://h\"\n", "a/b"),
+            (
+                "listen = \"nowhere\"\n[upstreams.a]\nurl = \"http://h\"\n",
+                "nowhere",
+            ),
+            ("[upstreams.a]\nurl = \"http://h/${X\"\n", "closing"),
+            ("hold_seconds = 3\n", "upstream"),
+        ] {
+            let err = parse(text).unwrap_err().to_string();
+            assert!(err.contains(needle), "{text}: {err}");
+        }
+    }
+}
