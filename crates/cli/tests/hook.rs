@@ -17,7 +17,9 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-use airlock_engine::{Context, Decision, Engine, Envelope, Request, ShellRequest};
+use airlock_engine::{
+    Context, Decision, Engine, Envelope, FileOp, FileRequest, Request, ShellRequest,
+};
 use airlock_store::{Approval, AuditEntry, AuditFilter, Store};
 use serde_json::{Value, json};
 
@@ -480,6 +482,26 @@ fn codex_apply_patch_is_judged_file_by_file_and_mcp_is_held() {
             "file: edit src/health.ts (24 bytes)"
         ]
     );
+    // A patch given as an argument vector, deleting a credentials file: judged like any delete of it.
+    let out = home.hook("codex", &fixture("codex/apply-patch-argv-delete-env.json"));
+    let delete_env = Envelope {
+        id: None,
+        request: Request::File(FileRequest {
+            op: FileOp::Delete,
+            path: ".env".into(),
+            content: None,
+        }),
+        context: Context {
+            agent: Some("codex".into()),
+            session: None,
+            cwd: Some(CWD.into()),
+            environment: None,
+        },
+    };
+    let decision = Engine::new().unwrap().decide(&delete_env);
+    assert_eq!(decision.verdict.as_str(), "deny");
+    assert_answer(&out, "codex", "deny", &denied_reason(&decision));
+    assert_eq!(home.audit().pop().unwrap().summary, "file: delete .env");
     let out = home.hook("codex", &fixture("codex/mcp-railway-volume-delete.json"));
     let approval = home.pending().pop().unwrap();
     assert_eq!(

@@ -190,18 +190,12 @@ impl Policy {
         let mut mitigation = Mitigation::None;
         let mut reasons: Vec<(Verdict, Reason)> = Vec::new();
         // Actions that agree on everything the policy reads get the same answer: evaluate each once.
-        let mut judged: Vec<(Seen<'_>, Option<(Verdict, &RuleInfo)>)> = Vec::new();
+        let mut judged: BTreeMap<Seen<'_>, Option<(Verdict, &RuleInfo)>> = BTreeMap::new();
         for action in &actions {
             let seen = self.seen(envelope, action);
-            let known = judged.iter().find(|(s, _)| *s == seen).map(|(_, j)| *j);
-            let judgement = match known {
-                Some(judgement) => judgement,
-                None => {
-                    let judgement = self.judge(&seen);
-                    judged.push((seen, judgement));
-                    judgement
-                }
-            };
+            let judgement = *judged
+                .entry(seen)
+                .or_insert_with_key(|seen| self.judge(seen));
             let Some((action_verdict, rule)) = judgement else {
                 // INVARIANT: an action the policy could not be evaluated on is held, never allowed.
                 verdict = verdict.max(Verdict::Ask);
@@ -344,7 +338,7 @@ impl Policy {
 }
 
 /// What the policy sees of one action (see [`Reads`]); equal for two actions ⇒ the same Cedar request.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 struct Seen<'a> {
     agent: &'a str,
     kind: RequestKind,

@@ -2,7 +2,10 @@
 //! in front of it (SQLite store in a temp dir, the default engine and policy, an allowed `GET`), and a load
 //! generator of keep-alive HTTP/1.1 connections. Reports, for the same run, direct vs through the gateway:
 //! the p50/p99 latency of sequential requests on one connection (so the added latency), and the requests per
-//! second with many connections. Upstream, gateway and load generator share this machine's cores.
+//! second with many connections, and the CPU time per request of each part (threads are named `gateway`,
+//! `load`, `upstream`; the store's database threads count with the gateway), from which it projects the
+//! throughput of 2 otherwise idle cores. Upstream, gateway and load generator share this machine's cores.
+//! `BENCH_BATCHES=1` also prints how many audit entries were written in how many distinct milliseconds.
 //!
 //! Run with `cargo bench -p airlock-gateway --bench gateway` (or `scripts/bench-gateway`); options after
 //! `--`: `--seconds S` (each throughput phase, default 5), `--connections C` (default 64), `--latency-requests

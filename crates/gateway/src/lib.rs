@@ -103,6 +103,8 @@ impl Gateway {
 
     /// Builds the upstream clients (TLS roots, credentials) and binds both listeners.
     pub async fn bind(self) -> Result<BoundGateway, GatewayError> {
+        // Before the upstreams: their metric handles register with the recorder.
+        let metrics = metrics::install();
         let mut upstreams = HashMap::new();
         for (name, upstream) in &self.config.upstreams {
             upstreams.insert(name.clone(), Upstream::new(upstream.clone())?);
@@ -121,7 +123,6 @@ impl Gateway {
         } else {
             admin_addr
         };
-        let metrics = metrics::install();
         let shared = Arc::new(proxy::Shared {
             gate: self.gate.clone(),
             upstreams,

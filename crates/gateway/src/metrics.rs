@@ -112,10 +112,41 @@ pub async fn upkeep(handle: PrometheusHandle) {
     }
 }
 
-/// Counts a judged request.
-pub fn judged(upstream: &str, verdict: &'static str) {
-    metrics::counter!(REQUESTS, "upstream" => upstream.to_string(), "decision" => verdict)
-        .increment(1);
+/// The per-upstream metric handles used on every request, registered once (handles made before
+/// [`install`] record nothing).
+#[derive(Debug, Clone)]
+pub struct UpstreamMetrics {
+    allow: metrics::Counter,
+    ask: metrics::Counter,
+    deny: metrics::Counter,
+    latency: metrics::Histogram,
+}
+
+impl UpstreamMetrics {
+    /// Registers the handles for `upstream`.
+    pub fn new(upstream: &str) -> Self {
+        let judged = |verdict: &'static str| metrics::counter!(REQUESTS, "upstream" => upstream.to_string(), "decision" => verdict);
+        Self {
+            allow: judged("allow"),
+            ask: judged("ask"),
+            deny: judged("deny"),
+            latency: metrics::histogram!(UPSTREAM_LATENCY, "upstream" => upstream.to_string()),
+        }
+    }
+
+    /// Counts a judged request.
+    pub fn judged(&self, verdict: airlock_engine::Verdict) {
+        match verdict {
+            airlock_engine::Verdict::Allow => self.allow.increment(1),
+            airlock_engine::Verdict::Ask => self.ask.increment(1),
+            airlock_engine::Verdict::Deny => self.deny.increment(1),
+        }
+    }
+
+    /// Records the upstream's time to response headers.
+    pub fn upstream_latency(&self, elapsed: Duration) {
+        self.latency.record(elapsed.as_secs_f64());
+    }
 }
 
 /// Counts a refusal.
@@ -127,12 +158,6 @@ pub fn refused(upstream: &str, reason: &'static str) {
 pub fn held(upstream: &str, result: &'static str, waited: Duration) {
     metrics::histogram!(HOLD_SECONDS, "upstream" => upstream.to_string(), "result" => result)
         .record(waited.as_secs_f64());
-}
-
-/// Records the upstream's time to response headers.
-pub fn upstream_latency(upstream: &str, elapsed: Duration) {
-    metrics::histogram!(UPSTREAM_LATENCY, "upstream" => upstream.to_string())
-        .record(elapsed.as_secs_f64());
 }
 
 /// Counts an upstream failure.

@@ -307,7 +307,7 @@ impl Call<'_> {
             Err(e) => return (self.gate_failed(&e), None),
         };
         let verdict = settlement.decision.verdict.as_str();
-        metrics::judged(self.upstream.name(), verdict);
+        self.upstream.metrics().judged(settlement.decision.verdict);
         (self.enforce(settlement, true).await, Some(verdict))
     }
 
@@ -437,7 +437,7 @@ impl Call<'_> {
         let elapsed = started.elapsed();
         match sent {
             Ok(answer) => {
-                metrics::upstream_latency(self.upstream.name(), elapsed);
+                self.upstream.metrics().upstream_latency(elapsed);
                 let (mut head, body) = answer.into_parts();
                 custody::clean_response_headers(&mut head.headers);
                 Response::from_parts(head, Body::new(body))

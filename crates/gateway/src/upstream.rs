@@ -34,6 +34,7 @@ pub struct Upstream {
     config: UpstreamConfig,
     auth: Option<(HeaderName, HeaderValue)>,
     client: UpstreamClient,
+    metrics: crate::metrics::UpstreamMetrics,
 }
 
 /// A failure to reach the upstream (no answer at all; an error status from the upstream is an answer).
@@ -86,16 +87,23 @@ impl Upstream {
                 Some((name, value))
             }
         };
+        let metrics = crate::metrics::UpstreamMetrics::new(&config.name);
         Ok(Self {
             config,
             auth,
             client,
+            metrics,
         })
     }
 
     /// Its configuration.
     pub fn config(&self) -> &UpstreamConfig {
         &self.config
+    }
+
+    /// Its metric handles.
+    pub fn metrics(&self) -> &crate::metrics::UpstreamMetrics {
+        &self.metrics
     }
 
     /// Its name.

@@ -208,12 +208,16 @@ fn insert_sql(rows: usize) -> &'static str {
             .map(|rows| {
                 let values: Vec<String> = (0..rows)
                     .map(|row| {
-                        let params: Vec<String> =
-                            (1..=14).map(|column| format!("${}", row * 14 + column)).collect();
+                        let params: Vec<String> = (1..=14)
+                            .map(|column| format!("${}", row * 14 + column))
+                            .collect();
                         format!("({})", params.join(", "))
                     })
                     .collect();
-                format!("INSERT INTO audit_log ({COLUMNS}) VALUES {}", values.join(", "))
+                format!(
+                    "INSERT INTO audit_log ({COLUMNS}) VALUES {}",
+                    values.join(", ")
+                )
             })
             .collect()
     });

@@ -36,7 +36,19 @@ pub fn parse(input: &Value) -> Result<HookCall, String> {
     };
     let requests = match tool {
         "Bash" => vec![tools::shell(command()?)],
-        "apply_patch" => tools::patch_requests(&command()?)?,
+        "apply_patch" => {
+            // The patch text, or an argument vector (`["apply_patch", PATCH]`) holding it.
+            let patch = match args.get("command") {
+                Some(Value::Array(items)) => items
+                    .iter()
+                    .filter_map(Value::as_str)
+                    .find(|item| item.contains("*** Begin Patch"))
+                    .map(str::to_string)
+                    .ok_or_else(|| format!("`{tool}` input has no patch"))?,
+                _ => command()?,
+            };
+            tools::patch_requests(&patch)?
+        }
         other => match tools::split_mcp_name(other) {
             Some((server, name)) => vec![tools::mcp(server, name, args.clone())],
             None => {
