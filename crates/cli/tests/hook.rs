@@ -107,7 +107,10 @@ impl Home {
             .stderr(Stdio::piped())
             .spawn()
             .unwrap();
-        child.stdin.take().unwrap().write_all(input).unwrap();
+        // A hook that refuses before reading (an unknown agent) may exit first: a broken pipe here is its answer.
+        if let Err(err) = child.stdin.take().unwrap().write_all(input) {
+            assert_eq!(err.kind(), std::io::ErrorKind::BrokenPipe, "{err}");
+        }
         child
     }
 
