@@ -422,26 +422,13 @@ fn refusal_record(agent: Agent, raw: &[u8], problem: &str) -> AuditRecord {
 mod tests {
     use super::*;
 
-    fn home_with(config: Option<&str>) -> std::path::PathBuf {
-        let dir = std::env::temp_dir().join(format!(
-            "airlock-hook-settings-{}-{}",
-            std::process::id(),
-            config.map(str::len).unwrap_or(0)
-        ));
-        std::fs::create_dir_all(&dir).unwrap();
-        let path = dir.join("airlock.toml");
-        match config {
-            Some(text) => std::fs::write(&path, text).unwrap(),
-            None => {
-                let _ = std::fs::remove_file(&path);
-            }
-        }
-        dir
-    }
-
     #[test]
     fn settings_default_then_file() {
-        let home = home_with(None);
+        let home =
+            std::env::temp_dir().join(format!("airlock-hook-settings-{}", std::process::id()));
+        std::fs::create_dir_all(&home).unwrap();
+        let config = home.join("airlock.toml");
+        let _ = std::fs::remove_file(&config);
         assert_eq!(
             Settings::load(&home).unwrap(),
             Settings {
@@ -449,9 +436,11 @@ mod tests {
                 admin_listen: DEFAULT_ADMIN_LISTEN.into()
             }
         );
-        let home = home_with(Some(
+        std::fs::write(
+            &config,
             "admin_listen = \"127.0.0.1:9999\"\n[hooks]\nin_band_ask = true\n",
-        ));
+        )
+        .unwrap();
         assert_eq!(
             Settings::load(&home).unwrap(),
             Settings {
@@ -459,9 +448,10 @@ mod tests {
                 admin_listen: "127.0.0.1:9999".into()
             }
         );
-        let home = home_with(Some("[hooks]\nin_band_ask = \"yes\"\n"));
+        std::fs::write(&config, "[hooks]\nin_band_ask = \"yes\"\n").unwrap();
         assert!(Settings::load(&home).unwrap_err().contains("in_band_ask"));
-        let home = home_with(Some("admin_listen = [\n"));
+        std::fs::write(&config, "admin_listen = [\n").unwrap();
         assert!(Settings::load(&home).is_err());
+        std::fs::remove_dir_all(&home).unwrap();
     }
 }
