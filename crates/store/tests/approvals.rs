@@ -10,6 +10,7 @@
     clippy::string_slice
 )]
 
+#[macro_use]
 mod support;
 
 use std::sync::Arc;
@@ -17,23 +18,6 @@ use std::sync::Arc;
 use airlock_engine::{Decision, Envelope, Mitigation, Reason, Verdict};
 use airlock_store::{ApprovalOptions, ApprovalState, ManualClock, Store, StoreError};
 use support::TestDb;
-
-macro_rules! on_both {
-    ($($name:ident),* $(,)?) => {$(
-        mod $name {
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn sqlite() {
-                super::$name(super::support::sqlite_db().await).await;
-            }
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn postgres() {
-                if let Some(db) = super::support::pg_db().await {
-                    super::$name(db).await;
-                }
-            }
-        }
-    )*};
-}
 
 on_both!(
     approved_request_runs_exactly_once,

@@ -10,6 +10,7 @@
     clippy::string_slice
 )]
 
+#[macro_use]
 mod support;
 
 use std::sync::Arc;
@@ -20,23 +21,6 @@ use airlock_store::{
     Store, is_destructive,
 };
 use support::TestDb;
-
-macro_rules! on_both {
-    ($($name:ident),* $(,)?) => {$(
-        mod $name {
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn sqlite() {
-                super::$name(super::support::sqlite_db().await).await;
-            }
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn postgres() {
-                if let Some(db) = super::support::pg_db().await {
-                    super::$name(db).await;
-                }
-            }
-        }
-    )*};
-}
 
 on_both!(
     trips_at_n_plus_one_and_not_at_n,

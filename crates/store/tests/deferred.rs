@@ -10,6 +10,7 @@
     clippy::string_slice
 )]
 
+#[macro_use]
 mod support;
 
 use std::collections::BTreeSet;
@@ -22,23 +23,6 @@ use airlock_store::{
     ReplayRequest, Store, StoreError, run_due_deferred,
 };
 use support::TestDb;
-
-macro_rules! on_both {
-    ($($name:ident),* $(,)?) => {$(
-        mod $name {
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn sqlite() {
-                super::$name(super::support::sqlite_db().await).await;
-            }
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn postgres() {
-                if let Some(db) = super::support::pg_db().await {
-                    super::$name(db).await;
-                }
-            }
-        }
-    )*};
-}
 
 on_both!(
     runs_after_the_window_and_only_then,

@@ -10,6 +10,7 @@
     clippy::string_slice
 )]
 
+#[macro_use]
 mod support;
 
 use std::sync::Arc;
@@ -18,23 +19,6 @@ use std::time::Duration;
 use airlock_engine::{Engine, Envelope, Verdict};
 use airlock_store::{ApprovalState, Gate, Settled};
 use support::TestDb;
-
-macro_rules! on_both {
-    ($($name:ident),* $(,)?) => {$(
-        mod $name {
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn sqlite() {
-                super::$name(super::support::sqlite_db().await).await;
-            }
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn postgres() {
-                if let Some(db) = super::support::pg_db().await {
-                    super::$name(db).await;
-                }
-            }
-        }
-    )*};
-}
 
 on_both!(
     allow_and_deny_are_audited,

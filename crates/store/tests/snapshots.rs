@@ -11,6 +11,7 @@
     clippy::string_slice
 )]
 
+#[macro_use]
 mod support;
 
 use std::collections::BTreeMap;
@@ -26,23 +27,6 @@ use airlock_store::snapshots::{
 };
 use airlock_store::{ManualClock, Store, StoreError};
 use support::{TempDir, TestDb};
-
-macro_rules! on_both {
-    ($($name:ident),* $(,)?) => {$(
-        mod $name {
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn sqlite() {
-                super::$name(super::support::sqlite_db().await).await;
-            }
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn postgres() {
-                if let Some(db) = super::support::pg_db().await {
-                    super::$name(db).await;
-                }
-            }
-        }
-    )*};
-}
 
 on_both!(
     rm_r_tree_round_trip_with_modes_symlinks_and_empty_dirs,

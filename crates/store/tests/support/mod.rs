@@ -12,6 +12,26 @@
     dead_code
 )]
 
+/// Generates one test per backend for a suite function `async fn name(db: TestDb)`; test files use it after
+/// `#[macro_use] mod support;`.
+#[allow(unused_macros)]
+macro_rules! on_both {
+    ($($name:ident),* $(,)?) => {$(
+        mod $name {
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn sqlite() {
+                super::$name(super::support::sqlite_db().await).await;
+            }
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn postgres() {
+                if let Some(db) = super::support::pg_db().await {
+                    super::$name(db).await;
+                }
+            }
+        }
+    )*};
+}
+
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::sync::OnceLock;
