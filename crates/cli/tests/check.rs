@@ -157,7 +157,7 @@ fn every_single_mode_reads_its_request() {
                 "--content",
                 "ssh-ed25519 AAAA x",
             ],
-            3,
+            2,
         ),
         (
             &[

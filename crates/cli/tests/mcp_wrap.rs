@@ -865,7 +865,7 @@ async fn filesystem_server_reads_pass_and_authorized_keys_is_not_written() {
     )
     .await;
     assert!(is_error(&planted), "{}", text(&planted));
-    assert!(text(&planted).contains("[PTH010]"), "{}", text(&planted));
+    assert!(text(&planted).contains("[LGK001]"), "{}", text(&planted));
     assert!(
         text(&planted).contains("It was not sent to the server"),
         "{}",
@@ -883,7 +883,7 @@ async fn filesystem_server_reads_pass_and_authorized_keys_is_not_written() {
         .into_iter()
         .map(|(o, _)| o)
         .collect();
-    assert_eq!(outcomes, ["allowed", "allowed", "held"]);
+    assert_eq!(outcomes, ["allowed", "allowed", "denied"]);
 }
 
 // ---- `airlock install <agent> --mcp` ---------------------------------------------------------------------

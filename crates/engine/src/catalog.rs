@@ -97,7 +97,8 @@ fn default_blast() -> BlastRadius {
 #[derive(Debug, Clone, Default)]
 pub struct Catalog {
     rules: Vec<Rule>,
-    by_id: BTreeMap<String, usize>,
+    /// Positions in `rules`, sorted by rule id (for [`Catalog::rule`]; cheaper to build than a map).
+    by_id: Vec<usize>,
     index: Index,
 }
 
@@ -164,16 +165,29 @@ impl Catalog {
         for (family, file) in parsed {
             for mut rule in file.rules {
                 rule.family = family.to_string();
-                if catalog.by_id.contains_key(&rule.id) {
-                    return Err(EngineError::Catalog {
-                        family: family.to_string(),
-                        message: format!("rule id `{}` is used twice", rule.id),
-                    });
-                }
-                catalog.by_id.insert(rule.id.clone(), catalog.rules.len());
                 catalog.rules.push(rule);
             }
         }
+        let rules = &catalog.rules;
+        let mut by_id: Vec<usize> = (0..rules.len()).collect();
+        // Stable: of two rules with the same id, the later one (the duplicate) comes second.
+        by_id.sort_by(|&a, &b| {
+            let id = |i: usize| rules.get(i).map(|r| r.id.as_str());
+            id(a).cmp(&id(b))
+        });
+        let twice = by_id.windows(2).find_map(|pair| match pair {
+            [a, b] => rules
+                .get(*b)
+                .filter(|second| rules.get(*a).is_some_and(|first| first.id == second.id)),
+            _ => None,
+        });
+        if let Some(rule) = twice {
+            return Err(EngineError::Catalog {
+                family: rule.family.clone(),
+                message: format!("rule id `{}` is used twice", rule.id),
+            });
+        }
+        catalog.by_id = by_id;
         catalog.index = Index::new(&catalog.rules);
         Ok(catalog)
     }
@@ -231,7 +245,11 @@ impl Catalog {
 
     /// The rule with this id.
     pub fn rule(&self, id: &str) -> Option<&Rule> {
-        self.by_id.get(id).and_then(|&i| self.rules.get(i))
+        let at = self
+            .by_id
+            .binary_search_by(|&i| self.rules.get(i).map(|r| r.id.as_str()).cmp(&Some(id)))
+            .ok()?;
+        self.by_id.get(at).and_then(|&i| self.rules.get(i))
     }
 
     /// Builds the action for rule `id` matched on `span` of the input, touching `target`.
@@ -440,4 +458,46 @@ pub fn family_kinds() -> Result<BTreeMap<String, RequestKind>, EngineError> {
         kinds.insert(file.family, file.kind);
     }
     Ok(kinds)
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::panic, reason = "tests")]
+mod tests {
+    use super::*;
+
+    const ONE: &str = r#"
+family = "one"
+kind = "shell"
+[[rule]]
+id = "ONE001"
+name = "first"
+verdict = "ask"
+effect = "delete"
+why = "because"
+"#;
+
+    #[test]
+    fn rules_are_found_by_id_and_an_id_used_twice_refuses_to_load() {
+        let two = ONE
+            .replace("\"one\"", "\"two\"")
+            .replace("ONE001", "TWO001");
+        let catalog = Catalog::from_files([("one", ONE), ("two", two.as_str())]).unwrap();
+        assert_eq!(catalog.rule("TWO001").unwrap().family, "two");
+        assert_eq!(catalog.rule("ONE001").unwrap().name, "first");
+        assert!(catalog.rule("ONE002").is_none());
+        let again = ONE.replace("\"one\"", "\"again\"");
+        let err = Catalog::from_files([("one", ONE), ("again", again.as_str())]).unwrap_err();
+        let EngineError::Catalog { family, message } = err else {
+            panic!("{err:?}")
+        };
+        assert_eq!(family, "again");
+        assert!(
+            message.contains("rule id `ONE001` is used twice"),
+            "{message}"
+        );
+        let embedded = Catalog::embedded().unwrap();
+        for rule in embedded.rules() {
+            assert_eq!(embedded.rule(&rule.id).unwrap().id, rule.id);
+        }
+    }
 }

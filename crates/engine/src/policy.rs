@@ -74,6 +74,9 @@ pub struct RuleInfo {
     pub reason: String,
     /// `@mitigation`.
     pub mitigation: Mitigation,
+    /// `@approvers("2")`: distinct people who must approve a request this rule holds (two-person rule);
+    /// 1 when absent.
+    pub approvers: u32,
 }
 
 impl Policy {
@@ -182,6 +185,24 @@ impl Policy {
             .chain(&self.rule_infos)
             .map(|(_, info)| info.clone())
             .collect()
+    }
+
+    /// Distinct approvers `decision` needs: the largest `@approvers` of the rules that held it (1 when none
+    /// asks for more, or when the decision is not `ask`).
+    pub fn required_approvers(&self, decision: &Decision) -> u32 {
+        if decision.verdict != Verdict::Ask {
+            return 1;
+        }
+        decision
+            .reasons
+            .iter()
+            .filter_map(|reason| {
+                self.rule_infos
+                    .iter()
+                    .find(|(_, info)| info.id == reason.policy)
+                    .map(|(_, info)| info.approvers)
+            })
+            .fold(1, u32::max)
     }
 
     /// Decides on the actions classified from `envelope`: the strictest verdict over all actions.
@@ -419,6 +440,13 @@ fn parse_checked(
         if notes.get("reason").copied().is_none_or(str::is_empty) {
             return Err(invalid(format!("rule `{id}` has no @reason")));
         }
+        if let Some(n) = notes.get("approvers").copied()
+            && parse_approvers(n).is_none()
+        {
+            return Err(invalid(format!(
+                "rule `{id}`: @approvers(\"{n}\") must be a whole number from 1 to {MAX_APPROVERS}"
+            )));
+        }
         if let Some(m) = notes.get("mitigation").copied()
             && parse_mitigation(m).is_none()
         {
@@ -460,6 +488,16 @@ fn first_line(text: &str) -> &str {
         .trim()
 }
 
+/// The most approvers a rule may ask for.
+const MAX_APPROVERS: u32 = 10;
+
+fn parse_approvers(text: &str) -> Option<u32> {
+    text.trim()
+        .parse::<u32>()
+        .ok()
+        .filter(|n| (1..=MAX_APPROVERS).contains(n))
+}
+
 fn parse_mitigation(text: &str) -> Option<Mitigation> {
     match text {
         "none" => Some(Mitigation::None),
@@ -493,6 +531,11 @@ fn rule_info(policy: &cedar_policy::Policy) -> RuleInfo {
             .copied()
             .and_then(parse_mitigation)
             .unwrap_or_default(),
+        approvers: notes
+            .get("approvers")
+            .copied()
+            .and_then(parse_approvers)
+            .unwrap_or(1),
     }
 }
 
@@ -657,6 +700,64 @@ mod tests {
         }
     }
 
+    /// The default rules test the action kind in `when` (`action == Airlock::Action::"sql"`), which Cedar
+    /// evaluates faster than an `action in [...]` scope; they decide exactly as the scoped form did.
+    #[test]
+    fn kind_tests_in_when_decide_as_action_scopes_did() {
+        let scoped = r#"
+            @id("local-delete-needs-approval")
+            @verdict("ask")
+            @mitigation("snapshot")
+            @reason("scoped")
+            forbid (principal, action in [Airlock::Action::"shell", Airlock::Action::"file"], resource)
+            when {
+              context.severity == "ask" &&
+              (context.effect == "delete" || context.effect == "write") &&
+              ["shell-fs", "paths", "file", "git", "windows", "shell-exec"].contains(context.family)
+            };
+            @id("sql-delete-needs-approval")
+            @verdict("ask")
+            @mitigation("soft_delete")
+            @reason("scoped")
+            forbid (principal, action == Airlock::Action::"sql", resource)
+            when { context.severity == "ask" && context.effect == "delete" };
+            @id("remote-delete-needs-approval")
+            @verdict("ask")
+            @mitigation("defer")
+            @reason("scoped")
+            forbid (principal, action in [Airlock::Action::"http", Airlock::Action::"mcp"], resource)
+            when { context.severity == "ask" && context.effect == "delete" };
+        "#;
+        let default = Policy::default_policy().unwrap();
+        let old = Policy::with_user_policy("scoped.cedar", scoped).unwrap();
+        let envelope = envelope();
+        let mut checked = 0;
+        for mut action in varied_actions() {
+            for family in [
+                "paths",
+                "file",
+                "windows",
+                "login-keys",
+                "http-railway",
+                "sql",
+            ] {
+                action.evidence.family = family.to_string();
+                let (new, was) = (
+                    default.decide(&envelope, vec![action.clone()]),
+                    old.decide(&envelope, vec![action.clone()]),
+                );
+                assert_eq!(new.verdict, was.verdict, "{action:?}");
+                assert_eq!(new.mitigation, was.mitigation, "{action:?}");
+                let policies = |d: &Decision| -> Vec<String> {
+                    d.reasons.iter().map(|r| r.policy.clone()).collect()
+                };
+                assert_eq!(policies(&new), policies(&was), "{action:?}");
+                checked += 1;
+            }
+        }
+        assert!(checked > 1000, "{checked}");
+    }
+
     #[test]
     fn default_policy_validates_against_the_schema() {
         assert!(Policy::check("default.cedar", DEFAULT_POLICY).unwrap() >= 10);
@@ -739,6 +840,37 @@ mod tests {
         let mut tester = envelope();
         tester.context.agent = Some("tester".into());
         assert_eq!(policy.decide(&tester, vec![ask]).verdict, Verdict::Allow);
+    }
+
+    #[test]
+    fn approvers_annotation_sets_the_two_person_rule_and_is_checked() {
+        let policy = Policy::with_user_policy(
+            "user.cedar",
+            r#"@id("two") @verdict("ask") @approvers("2") @reason("r")
+forbid (principal, action, resource) when { context.effect == "delete" };"#,
+        )
+        .unwrap();
+        let ask = policy.decide(
+            &envelope(),
+            vec![action(
+                Effect::Delete,
+                Verdict::Ask,
+                BlastRadius::Resource,
+                None,
+            )],
+        );
+        assert_eq!(ask.verdict, Verdict::Ask);
+        assert!(ask.reasons.iter().any(|r| r.policy == "two"), "{ask:?}");
+        assert_eq!(policy.required_approvers(&ask), 2);
+        let allow = policy.decide(&envelope(), Vec::new());
+        assert_eq!(policy.required_approvers(&allow), 1);
+        for bad in ["0", "eleven", "11"] {
+            let text = format!(
+                r#"@id("x") @verdict("ask") @approvers("{bad}") @reason("r") forbid (principal, action, resource);"#
+            );
+            let err = Policy::with_user_policy("user.cedar", &text).unwrap_err();
+            assert!(err.to_string().contains("@approvers"), "{err}");
+        }
     }
 
     #[test]

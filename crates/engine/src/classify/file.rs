@@ -105,7 +105,7 @@ mod tests {
             "~/.ssh/authorized_keys",
             Some("ssh-ed25519 AAAA x\n"),
         );
-        assert_eq!(rules(&a), ["PTH010"]);
+        assert_eq!(rules(&a), ["LGK001"]);
         assert_eq!(a.first().unwrap().effect, Effect::Write);
         assert_eq!(a.first().unwrap().evidence.span, None);
         assert_eq!(a.first().unwrap().target, "~/.ssh/authorized_keys");

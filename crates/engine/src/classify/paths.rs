@@ -80,6 +80,9 @@ pub mod rules {
     /// The agents' hook settings files, where airlock's hook is wired in (self-protection family
     /// `airlock-self`).
     pub const AGENT_HOOKS: &str = "ALS013";
+    /// The SSH keys allowed to log in (`~/.ssh/authorized_keys`, `authorized_keys2`, root's, the
+    /// system-wide `/etc/ssh/authorized_keys/…`): family `login-keys`.
+    pub const LOGIN_KEYS: &str = "LGK001";
 }
 
 use rules::*;
@@ -120,6 +123,10 @@ pub fn classify_path(path: &str) -> PathClass {
         && is_blank(path)
     {
         return PathClass::Ordinary;
+    }
+    // Before the home's dot-files (`~/.ssh/…` is credentials): sshd's list of keys allowed to log in.
+    if !norm.glob && is_login_keys(&comps) {
+        return PathClass::Sensitive(LOGIN_KEYS);
     }
     if let Some(class) = broad(&norm.anchor, &comps, norm.glob) {
         return class;
@@ -600,6 +607,20 @@ fn sensitive_by_name(comps: &[&str]) -> Option<PathClass> {
     None
 }
 
+/// The files sshd reads the keys allowed to log in from: `authorized_keys` or `authorized_keys2` in a
+/// `.ssh` directory (any home, root's, or relative to a working directory that may be a home), and the
+/// system-wide `/etc/ssh/authorized_keys` (a file or a directory of per-user files). Only these exact
+/// names: a backup (`authorized_keys.bak`) or a project file named `authorized_keys` is not read by sshd
+/// and stays a credentials path.
+fn is_login_keys(comps: &[&str]) -> bool {
+    let is_keys_file = |c: &str| matches!(c, "authorized_keys" | "authorized_keys2");
+    match comps {
+        [.., ".ssh", last] => is_keys_file(last),
+        ["etc", "ssh", keys, ..] => is_keys_file(keys),
+        _ => false,
+    }
+}
+
 /// The airlock program itself in a `bin` directory (`/usr/local/bin/airlock`, `~/.cargo/bin/airlock`).
 fn is_airlock_program(comps: &[&str]) -> bool {
     let mut rev = comps.iter().rev();
@@ -951,7 +972,14 @@ mod tests {
     fn sensitive_places() {
         for (path, rule) in [
             ("~/.ssh/id_ed25519", CREDENTIALS),
-            ("~/.ssh/authorized_keys", CREDENTIALS),
+            ("~/.ssh/authorized_keys", LOGIN_KEYS),
+            ("/root/.ssh/authorized_keys2", LOGIN_KEYS),
+            ("/home/deploy/.ssh/authorized_keys", LOGIN_KEYS),
+            ("$HOME/.SSH/Authorized_Keys", LOGIN_KEYS),
+            (".ssh/authorized_keys", LOGIN_KEYS),
+            ("/etc/ssh/authorized_keys/deploy", LOGIN_KEYS),
+            ("~/.ssh/authorized_keys.bak", CREDENTIALS),
+            ("provisioning/files/authorized_keys", CREDENTIALS),
             ("/home/dev/.aws/credentials", CREDENTIALS),
             ("~/.ssh", CREDENTIALS),
             (

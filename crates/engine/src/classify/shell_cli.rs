@@ -5,7 +5,8 @@
 //!   ([`ShellPattern`]; git, docker, kubectl, terraform, aws, gcloud, az, railway, fly, heroku, …).
 //! - Commands judged in code: deletes and overwrites of paths and disks (`fs`), database clients whose
 //!   SQL goes to the SQL classifier (`db`), HTTP clients turned into HTTP requests (`net`), and
-//!   exfiltration of secrets (`exfil`), and changes to airlock itself from inside an agent (`airlock_self`).
+//!   exfiltration of secrets (`exfil`), changes to airlock itself from inside an agent (`airlock_self`),
+//!   and commands that add or replace the SSH keys allowed to log in (`login_keys`).
 //!
 //! Span convention: an action's span runs from the first word of the command to the end of the last
 //! word that triggered the rule (the subcommand word, the flag, the target path); HTTP actions cover the
@@ -19,6 +20,7 @@ mod db;
 mod exfil;
 mod flags;
 mod fs;
+mod login_keys;
 mod net;
 mod pattern;
 #[cfg(test)]
@@ -72,6 +74,7 @@ pub fn classify_argv(cx: &Classifier<'_>, argv: &[Word], stdin: &Stdin) -> Vec<A
         net::classify(cx, argv, view, stdin, &mut out);
         exfil::classify(cx, argv, view, stdin, &mut out);
         airlock_self::classify(cx, argv, view, stdin, &mut out);
+        login_keys::classify(cx, argv, view, &mut out);
     }
     pattern::classify(cx, argv, &views, &mut out);
     let mut seen: Vec<(String, Option<Span>)> = Vec::new();

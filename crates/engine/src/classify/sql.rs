@@ -79,6 +79,7 @@ pub fn classify_sql(cx: &Classifier<'_>, dialect: SqlDialect, sql: &str) -> Vec<
         sql,
         vars: BTreeMap::new(),
         out: Vec::new(),
+        reuse_tokens: false,
     };
     batch.run();
     dedupe(batch.out)
@@ -100,6 +101,9 @@ struct Batch<'a> {
     sql: &'a str,
     vars: BTreeMap<String, VarValue>,
     out: Vec<Action>,
+    /// Whether a statement's tokens are exactly what the request's dialect makes of the statement's text,
+    /// so that it can be parsed from them instead of tokenizing it again.
+    reuse_tokens: bool,
 }
 
 /// A token with its byte range in the text it came from.
@@ -169,9 +173,10 @@ impl<'a> Batch<'a> {
         if text.contains("/*!") {
             self.executable_comments(text);
         }
-        let Some(tokens) =
-            tokenize(self.dialect, text).or_else(|| tokenize(SqlDialect::Generic, text))
-        else {
+        let own = tokenize(self.dialect, text);
+        // Executable comments are expanded by some tokenizers: their statements are parsed from the text.
+        self.reuse_tokens = own.is_some() && !text.contains("/*!");
+        let Some(tokens) = own.or_else(|| tokenize(SqlDialect::Generic, text)) else {
             let span = trimmed_span(text, 0, text.len());
             self.emit(rules::UNPARSEABLE, "SQL text", span);
             return;
@@ -213,9 +218,12 @@ impl<'a> Batch<'a> {
             "PRAGMA" => return 1,
             _ => {}
         }
-        if let Some(stmts) =
-            parse(self.dialect, stmt_text).or_else(|| parse(SqlDialect::Generic, stmt_text))
-        {
+        let own = if self.reuse_tokens {
+            parse_tokens(self.dialect, toks)
+        } else {
+            parse(self.dialect, stmt_text)
+        };
+        if let Some(stmts) = own.or_else(|| parse(SqlDialect::Generic, stmt_text)) {
             for stmt in &stmts {
                 self.walk_statement(stmt, span, 0);
             }
@@ -352,6 +360,16 @@ fn parse(dialect: SqlDialect, text: &str) -> Option<Vec<sqlparser::ast::Statemen
     Parser::new(dialect_of(dialect))
         .try_with_sql(text)
         .and_then(|mut p| p.parse_statements())
+        .ok()
+}
+
+/// Parses the tokens of one statement, as [`parse`] parses its text when `tokens` are what `dialect`
+/// makes of it, without tokenizing it again.
+fn parse_tokens(dialect: SqlDialect, tokens: &[Tok]) -> Option<Vec<sqlparser::ast::Statement>> {
+    let tokens = tokens.iter().map(|t| t.token.clone()).collect();
+    Parser::new(dialect_of(dialect))
+        .with_tokens(tokens)
+        .parse_statements()
         .ok()
 }
 

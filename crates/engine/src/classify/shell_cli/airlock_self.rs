@@ -117,7 +117,7 @@ const READERS: &[&str] = &[
 ];
 
 /// Deleting commands whose targets `fs.rs` judges with the path rules already.
-const DELETERS: &[&str] = &[
+pub(super) const DELETERS: &[&str] = &[
     "rm",
     "unlink",
     "rmdir",
@@ -131,7 +131,7 @@ const DELETERS: &[&str] = &[
 ];
 
 /// Commands whose last positional is the destination and the others are only read.
-const COPIERS: &[&str] = &["cp", "copy-item", "install", "rsync", "scp", "ln", "ditto"];
+pub(super) const COPIERS: &[&str] = &["cp", "copy-item", "install", "rsync", "scp", "ln", "ditto"];
 
 /// Inline interpreters whose code may name a protected file in the middle of a string.
 const INTERPRETERS: &[&str] = &[
@@ -224,6 +224,9 @@ pub(crate) fn classify(
     let mut fired: Vec<&str> = Vec::new();
     for idx in candidates {
         let Some(word) = argv.get(idx) else { continue };
+        if !may_name_protected(word) {
+            continue;
+        }
         let found = protected_word(word).or_else(|| {
             interpreter
                 .then(|| mentions_protected(&word.text))
@@ -247,7 +250,7 @@ pub(crate) fn classify(
 }
 
 /// Whether this use of `cmd` only reads its arguments.
-fn only_reads(cmd: &str, words: &[Word]) -> bool {
+pub(super) fn only_reads(cmd: &str, words: &[Word]) -> bool {
     if READERS.contains(&cmd) {
         return true;
     }
@@ -291,7 +294,7 @@ fn git_subcommand(words: &[Word]) -> Option<&str> {
 
 /// Argv indexes of a copying command's destinations: its last positional word and the value of
 /// `-t`/`--target-directory`.
-fn destinations(argv: &[Word], from: usize) -> Vec<usize> {
+pub(super) fn destinations(argv: &[Word], from: usize) -> Vec<usize> {
     let mut out = Vec::new();
     let mut last_positional = None;
     let mut idx = from;
@@ -313,6 +316,62 @@ fn destinations(argv: &[Word], from: usize) -> Vec<usize> {
     }
     out.extend(last_positional);
     out
+}
+
+/// The names every protected place is spelled with — airlock's files, program and `$AIRLOCK_HOME`
+/// (`airlock`), the agents' directories and hook settings (`.claude`, `.cursor`, `.codex`, `.gemini`) —
+/// packed for [`spells_protected_name`].
+const PROTECTED_NAMES: [(u64, u64); 5] = [
+    pack("airlock"),
+    pack("claude"),
+    pack("cursor"),
+    pack("codex"),
+    pack("gemini"),
+];
+
+/// A name of at most eight bytes as the low bytes of a `u64`, and the mask of those bytes.
+const fn pack(name: &str) -> (u64, u64) {
+    let mut rest = name.as_bytes();
+    let (mut value, mut mask) = (0u64, 0u64);
+    while let [first, tail @ ..] = rest {
+        value = (value << 8) | *first as u64;
+        mask = (mask << 8) | 0xff;
+        rest = tail;
+    }
+    (value, mask)
+}
+
+/// A cheap necessary condition for [`protected_word`] and [`mentions_protected`], so that long arguments
+/// (a JSON body, a message) are not path-classified for nothing: the word, as written or as resolved,
+/// spells one of [`PROTECTED_NAMES`].
+fn may_name_protected(word: &Word) -> bool {
+    spells_protected_name(&word.raw) || spells_protected_name(&word.text)
+}
+
+/// Whether `text` contains one of [`PROTECTED_NAMES`] once ASCII case is folded and every character other
+/// than an ASCII letter or digit is dropped (`$AIR.LOCK_HOME` reads as `$AIRLOCK_HOME` to the path judge,
+/// which keeps only letters, digits and `_` of a variable name). Text with non-ASCII characters always
+/// passes: Unicode case folding can turn it into these names (`K`, the Kelvin sign, folds to `k`).
+/// Runs over the bytes once, without allocating: the last eight letters and digits seen are kept in a
+/// `u64`.
+fn spells_protected_name(text: &str) -> bool {
+    if !text.is_ascii() {
+        return true;
+    }
+    let mut window = 0u64;
+    for byte in text.bytes().filter(u8::is_ascii_alphanumeric) {
+        let byte = byte.to_ascii_lowercase();
+        window = (window << 8) | u64::from(byte);
+        // Only a name's last letter can complete it.
+        if matches!(byte, b'k' | b'e' | b'r' | b'x' | b'i')
+            && PROTECTED_NAMES
+                .iter()
+                .any(|&(name, mask)| window & mask == name)
+        {
+            return true;
+        }
+    }
+    false
 }
 
 /// The rule for a word that names a protected place, if it does.
@@ -457,5 +516,99 @@ fn copies_airlock_into_bin(cx: &Classifier<'_>, argv: &[Word], from: usize, out:
             dest_text,
             args::span_to(argv, dest_idx),
         ));
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::indexing_slicing, reason = "tests")]
+mod tests {
+    use super::*;
+    use crate::action::Span;
+
+    fn word(text: &str) -> Word {
+        Word {
+            text: text.to_string(),
+            raw: text.to_string(),
+            span: Span { start: 0, end: 0 },
+        }
+    }
+
+    /// Whether the full checks find a protected place in this word.
+    fn fully_protected(word: &Word) -> bool {
+        protected_word(word).is_some() || mentions_protected(&word.text).is_some()
+    }
+
+    #[test]
+    fn the_prefilter_lets_through_every_spelling_of_a_protected_place() {
+        for text in [
+            "~/.airlock/airlock.db",
+            "$AIRLOCK_HOME",
+            "${AIRLOCK_HOME}/policy.cedar",
+            "$AIR.LOCK_HOME/x",
+            "%AIRLOCK_HOME%\\airlock.db",
+            "/usr/local/bin/AIRLOCK",
+            "--config=/home/dev/.airlock/airlock.toml",
+            "of=airlock.db-wal",
+            "$(which airlock)",
+            "~/.Claude/settings.json",
+            ".cursor/hooks.json",
+            "~/.codex/config.toml",
+            "/root/.gemini/settings.json",
+            "~/.claude",
+            "open('/home/u/.airlock/airlock.db','w')",
+            "~/.airloc\u{212A}/x",
+        ] {
+            let w = word(text);
+            assert!(fully_protected(&w), "{text} should be protected");
+            assert!(may_name_protected(&w), "the prefilter drops {text}");
+        }
+    }
+
+    #[test]
+    fn the_prefilter_drops_ordinary_arguments() {
+        for text in [
+            "-X",
+            "POST",
+            "https://backboard.railway.com/graphql/v2",
+            "Authorization: Bearer $RAILWAY_TOKEN",
+            r#"{"query":"mutation { volumeDelete(volumeId: \"8a4c\") }"}"#,
+            "src/main.rs",
+        ] {
+            assert!(!may_name_protected(&word(text)), "{text}");
+        }
+    }
+
+    #[test]
+    fn every_protected_name_ends_in_a_letter_the_prefilter_checks_at() {
+        for name in ["airlock", "claude", "cursor", "codex", "gemini"] {
+            assert!(spells_protected_name(name), "{name}");
+            assert!(
+                spells_protected_name(&format!("x-{}-y", name.to_uppercase())),
+                "{name}"
+            );
+            assert!(!spells_protected_name(name.get(1..).unwrap()), "{name}");
+        }
+    }
+
+    proptest::proptest! {
+        /// Dropping a word the prefilter rejects never loses a detection.
+        #[test]
+        fn a_word_the_prefilter_drops_is_never_protected(
+            parts in proptest::collection::vec(
+                proptest::sample::select(vec![
+                    "airlock", "AIR", "lock", "air", "LOCK", "_HOME", "home", ".", "/", "\\", "~", "$",
+                    "${", "}", "%", "=", "-", "'", "\"", "..", "bin", "usr", "claude", "Cursor", "codex",
+                    "gemini", "settings.json", "hooks.json", "config.toml", ".db", ".toml", "x", " ",
+                    "which ", "$(", ")", "env:", "C:", "K", "\u{212A}", "\u{130}",
+                ]),
+                0..12,
+            )
+        ) {
+            let text: String = parts.concat();
+            let w = word(&text);
+            if !may_name_protected(&w) {
+                proptest::prop_assert!(!fully_protected(&w), "{text:?} is protected but dropped");
+            }
+        }
     }
 }

@@ -215,7 +215,7 @@ fn push(
 ) {
     let mut action = cx.action(rule, RequestKind::Shell, target, args::span_to(argv, last));
     // Path rules are shared with file writes; here the place is deleted or overwritten.
-    if rule.starts_with("PTH") {
+    if rule.starts_with("PTH") || rule == rules::LOGIN_KEYS {
         action.effect = Effect::Delete;
     }
     out.push(action);

@@ -421,3 +421,55 @@ fn garbage_never_panics() {
     assert!(!run(Postgres, &deep).is_empty());
     assert_eq!(run(Postgres, &long_batch).len(), 2000);
 }
+
+/// Statements are parsed from the batch's tokens rather than tokenized again: for every SQL example of
+/// the catalogue and the corpus's SQL, in every dialect whose tokenizer takes the text, that gives what
+/// parsing the statement's text does.
+#[test]
+fn parsing_a_statements_tokens_equals_parsing_its_text() {
+    let catalog = Catalog::embedded_with_examples().unwrap();
+    let mut texts: Vec<String> = catalog
+        .rules()
+        .iter()
+        .filter(|r| r.family == "sql")
+        .flat_map(|r| r.must_match.iter().chain(&r.no_match))
+        .map(|e| {
+            e.split_once(": ")
+                .map_or(e.as_str(), |(_, sql)| sql)
+                .to_string()
+        })
+        .collect();
+    texts.extend(
+        include_str!("../../../../../tests/corpus/dev.jsonl")
+            .lines()
+            .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+            .filter_map(|v| v.get("sql").and_then(|s| s.as_str()).map(str::to_string)),
+    );
+    texts.push("BEGIN; UPDATE users SET name = 'a' WHERE id = 7; DELETE FROM s; COMMIT;".into());
+    texts.push("SELECT 'a;b', $$x;y$$, `q`; -- c;\nDROP TABLE t /* ; */".into());
+    let mut compared = 0;
+    // Text with executable comments (`/*! … */`) is parsed from its statements' text (see `Batch::run`).
+    for text in texts.iter().filter(|t| !t.contains("/*!")) {
+        for dialect in [
+            SqlDialect::Postgres,
+            SqlDialect::Mysql,
+            SqlDialect::Sqlite,
+            SqlDialect::Generic,
+        ] {
+            let Some(tokens) = tokenize(dialect, text) else {
+                continue;
+            };
+            for chunk in split_statements(&tokens) {
+                let toks = &tokens[chunk.first..=chunk.last];
+                let stmt_text = text.get(chunk.start..chunk.end).unwrap();
+                assert_eq!(
+                    parse_tokens(dialect, toks),
+                    parse(dialect, stmt_text),
+                    "{dialect:?}: {stmt_text}"
+                );
+                compared += 1;
+            }
+        }
+    }
+    assert!(compared > 200, "{compared}");
+}
