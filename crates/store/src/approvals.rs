@@ -11,6 +11,7 @@ use airlock_engine::{Decision, Envelope, Reason, Verdict};
 use serde::{Deserialize, Serialize};
 use sqlx::Row as _;
 
+use crate::approval_detail::ApprovalDetail;
 use crate::canonical::{canonical_json, request_digest};
 use crate::clock::Millis;
 use crate::credentials::AuthenticatedApprover;
@@ -112,6 +113,16 @@ pub struct Approval {
     pub consumed_ms: Option<Millis>,
     /// Votes so far, oldest first.
     pub votes: Vec<Vote>,
+    /// What a person reads before deciding (redacted); `None` for approvals stored before it existed.
+    #[serde(default)]
+    pub detail: Option<ApprovalDetail>,
+}
+
+impl Approval {
+    /// The decoded, redacted detail of the held request, when stored.
+    pub fn detail(&self) -> Option<&ApprovalDetail> {
+        self.detail.as_ref()
+    }
 }
 
 /// How to create an approval.
@@ -132,7 +143,7 @@ impl Default for ApprovalOptions {
     }
 }
 
-const APPROVAL_COLUMNS: &str = "id, digest, kind, summary, requester, session, reasons, created_ms, expires_ms, required, state, decided_ms, deny_reason, consumed_ms";
+const APPROVAL_COLUMNS: &str = "id, digest, kind, summary, requester, session, reasons, created_ms, expires_ms, required, state, decided_ms, deny_reason, consumed_ms, detail";
 
 macro_rules! decode_approval {
     ($row:expr) => {{
@@ -156,6 +167,9 @@ macro_rules! decode_approval {
             deny_reason: row.try_get(12)?,
             consumed_ms: row.try_get(13)?,
             votes: Vec::new(),
+            detail: row
+                .try_get::<Option<String>, _>(14)?
+                .and_then(|detail| serde_json::from_str(&detail).ok()),
         }
     }};
 }
@@ -228,10 +242,15 @@ impl Store {
             deny_reason: None,
             consumed_ms: None,
             votes: Vec::new(),
+            detail: Some(ApprovalDetail::build(envelope, decision, None)),
         };
+        let detail = approval
+            .detail
+            .as_ref()
+            .and_then(|detail| serde_json::to_string(detail).ok());
         on_pool!(self, pool => {
             sqlx::query(&format!(
-                "INSERT INTO approvals ({APPROVAL_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, NULL, NULL, NULL)"
+                "INSERT INTO approvals ({APPROVAL_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, NULL, NULL, NULL, $12)"
             ))
             .bind(&approval.id)
             .bind(&approval.digest)
@@ -244,6 +263,7 @@ impl Store {
             .bind(approval.expires_ms)
             .bind(i64::from(approval.required))
             .bind(approval.state.as_str())
+            .bind(detail)
             .execute(pool)
             .await?;
         });

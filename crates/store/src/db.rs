@@ -23,6 +23,10 @@ static POSTGRES_MIGRATOR: Migrator = sqlx::migrate!("./migrations/postgres");
 /// How long a writer waits for another process's write lock on SQLite before giving up.
 pub const SQLITE_BUSY_TIMEOUT: Duration = Duration::from_secs(30);
 
+/// How many pages the SQLite write-ahead log grows to before a commit copies it into the database (see
+/// [`Store::open_sqlite`]).
+const SQLITE_WAL_AUTOCHECKPOINT_PAGES: u32 = 64;
+
 /// Which database a store runs on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Backend {
@@ -169,6 +173,15 @@ impl Store {
             .journal_mode(SqliteJournalMode::Wal)
             // WAL + NORMAL: a commit survives a crash of the process (not necessarily of the machine's power).
             .synchronous(SqliteSynchronous::Normal)
+            // Copy the write-ahead log into the database every SQLITE_WAL_AUTOCHECKPOINT_PAGES pages rather than
+            // SQLite's 1000. A process that opens the file while no other has it open (every `airlock hook`) rebuilds
+            // the log's index by reading and checksumming the whole log: at 1000 pages that cost a hook call ~2 ms
+            // of its ~4 (`perf stat` task-clock at 1000 vs 60 pages); a checkpoint of 64 pages is a few page copies and
+            // two fsyncs (~0.08 ms each measured here), paid by one commit in ~20.
+            .pragma(
+                "wal_autocheckpoint",
+                SQLITE_WAL_AUTOCHECKPOINT_PAGES.to_string(),
+            )
             .busy_timeout(SQLITE_BUSY_TIMEOUT)
             .foreign_keys(true);
         let pool = SqlitePoolOptions::new()

@@ -156,8 +156,16 @@ impl Gate {
         let approval = match live.into_iter().find(|a| a.state == ApprovalState::Pending) {
             Some(pending) => pending,
             None => {
+                // A rule with `@approvers("2")` raises the number of distinct approvers (two-person rule).
+                let options = ApprovalOptions {
+                    required: self
+                        .approval
+                        .required
+                        .max(self.engine.policy().required_approvers(&decision)),
+                    ..self.approval
+                };
                 self.store
-                    .create_approval(envelope, &decision, self.approval)
+                    .create_approval(envelope, &decision, options)
                     .await?
             }
         };

@@ -20,6 +20,7 @@
 //! ```
 #![deny(missing_docs)]
 
+pub mod approval_detail;
 pub mod approvals;
 pub mod audit;
 mod audit_writer;
@@ -35,6 +36,7 @@ pub mod gate;
 pub mod redact;
 pub mod snapshots;
 
+pub use approval_detail::{ApprovalDetail, DetailRule, DetailSection};
 pub use approvals::{Approval, ApprovalOptions, ApprovalState, DEFAULT_APPROVAL_TTL_MS, Vote};
 pub use audit::{
     AuditEntry, AuditFilter, AuditRecord, ChainHead, ChainProblem, ProblemKind, VerifyReport,

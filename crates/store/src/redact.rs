@@ -171,7 +171,8 @@ pub fn redact_text(text: &str) -> String {
     out
 }
 
-fn is_secret_name(name: &str) -> bool {
+/// Whether a header, field or parameter with this name holds a secret (`Authorization`, `api_key`, …).
+pub fn is_secret_name(name: &str) -> bool {
     let lower = name.to_ascii_lowercase();
     [
         "authorization",
@@ -210,6 +211,42 @@ fn redact_json(value: &Value) -> Value {
         Value::String(s) => Value::String(redact_text(s)),
         other => other.clone(),
     }
+}
+
+/// `value` with every secret-named field removed and secrets in strings redacted.
+pub fn redact_json_value(value: &Value) -> Value {
+    redact_json(value)
+}
+
+/// A URL with secret-named query parameters (`?access_token=…`) and credentials removed.
+pub fn redact_url(url: &str) -> String {
+    let (base, query) = match url.split_once('?') {
+        Some((base, query)) => (base, Some(query)),
+        None => (url, None),
+    };
+    let mut out = redact_text(base);
+    if let Some(query) = query {
+        let (query, fragment) = match query.split_once('#') {
+            Some((query, fragment)) => (query, Some(fragment)),
+            None => (query, None),
+        };
+        let pairs: Vec<String> = query
+            .split('&')
+            .map(|pair| match pair.split_once('=') {
+                Some((name, _)) if is_secret_name(name) || name.eq_ignore_ascii_case("key") => {
+                    format!("{name}={REDACTED}")
+                }
+                _ => redact_text(pair),
+            })
+            .collect();
+        out.push('?');
+        out.push_str(&pairs.join("&"));
+        if let Some(fragment) = fragment {
+            out.push('#');
+            out.push_str(&redact_text(fragment));
+        }
+    }
+    out
 }
 
 /// Cuts `text` to at most `max` characters (on a character boundary), ending with `…` when cut.
