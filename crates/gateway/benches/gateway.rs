@@ -31,6 +31,10 @@ use http_body_util::{BodyExt as _, Empty};
 use hyper_util::rt::TokioIo;
 use tokio::net::TcpStream;
 
+/// The allocator the `airlock` binary uses (crates/cli/src/main.rs), so this measures what `airlock serve` runs.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 struct Options {
     seconds: u64,
     connections: usize,

@@ -1,6 +1,7 @@
 //! The admin listener (`admin_listen`, separate from the agents'): `/healthz`, `/metrics` (Prometheus text)
 //! and `GET /api/approvals/ID` (an approval's state as JSON: what was asked, why, votes and outcome; the
-//! summary is the store's redacted one, so no secret). The human approval page will live here too.
+//! summary is the store's redacted one, so no secret), merged with the approval web page (`airlock-web`:
+//! `/approvals`, `/approvals/history`, `/audit`, `/login`, `/logout`).
 
 use std::sync::Arc;
 
@@ -29,7 +30,10 @@ pub fn router(state: Arc<AdminState>) -> Router {
         .route("/healthz", get(healthz))
         .route("/metrics", get(render_metrics))
         .route("/api/approvals/{id}", get(approval))
-        .with_state(state)
+        .with_state(state.clone())
+        .merge(airlock_web::router(airlock_web::WebState::new(
+            state.gate.store().clone(),
+        )))
 }
 
 /// 200 `{status: "ok"}` when the store answers; 503 otherwise (the gateway then refuses every request).

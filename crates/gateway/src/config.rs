@@ -5,19 +5,29 @@
 //!
 //! ```toml
 //! listen = "127.0.0.1:8787"          # agents
-//! admin_listen = "127.0.0.1:8788"    # /metrics, /healthz, /api/approvals/ID
+//! admin_listen = "127.0.0.1:8788"    # /approvals (web page), /metrics, /healthz, /api/approvals/ID
 //! hold_seconds = 30                  # how long an `ask` is held open before answering 202
 //! max_body_bytes = 10485760          # request bodies (also once decoded) over this are refused with 413
 //! # database_url = "postgres://…"   # the store (default: $AIRLOCK_HOME/airlock.db)
-//! # defer_seconds = 300             # cancel window of deferred deletes
-//! # [breaker]                       # circuit breaker limits, read by airlock-store
+//! # defer_seconds = 600             # cancel window of what the policy marks `defer`; 0 forwards at once
+//! # [breaker]                       # circuit breaker: per_agent = 5, per_upstream = 10, window_seconds = 60
 //!
 //! [upstreams.railway]
 //! url = "https://backboard.railway.com"
 //! environment = "production"
 //! auth = { header = "Authorization", value = "Bearer ${RAILWAY_API_TOKEN}" }
 //! # ca_file = "/path/to/ca.pem"     # trust exactly these certificates instead of the system's roots
+//! # judge_as = "railway"            # judge calls as if sent to this provider (a name or a base URL)
+//!
+//! [mcp_servers.items]                # a remote MCP server (streamable HTTP): agents call /mcp/items
+//! url = "https://mcp.example.com/mcp"
+//! environment = "production"
+//! auth = { header = "Authorization", value = "Bearer ${ITEMS_TOKEN}" }
 //! ```
+//!
+//! `judge_as` is for an upstream that speaks a known provider's API at another address (a local fake, a
+//! corporate proxy): the engine is given the provider's URL ([`PROVIDERS`], or the `https://…` base written
+//! there) with the agent's path, so the provider's catalogue rules apply; the request still goes to `url`.
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
@@ -35,6 +45,13 @@ pub const DEFAULT_ADMIN_LISTEN: &str = "127.0.0.1:8788";
 pub const DEFAULT_HOLD_SECONDS: u64 = 30;
 /// The default request body cap: 10 MiB.
 pub const DEFAULT_MAX_BODY_BYTES: usize = 10 * 1024 * 1024;
+
+/// Provider names `judge_as` accepts, and the base URL the engine is shown for each (the hosts the
+/// catalogue's provider rules are written for).
+pub const PROVIDERS: &[(&str, &str)] = &[
+    ("railway", "https://backboard.railway.com"),
+    ("github", "https://api.github.com"),
+];
 
 /// The configuration file as written (before `${VAR}` expansion).
 #[derive(Debug, Clone, Deserialize)]
@@ -65,6 +82,9 @@ pub struct ConfigFile {
     /// Upstreams by name.
     #[serde(default)]
     pub upstreams: BTreeMap<String, UpstreamFile>,
+    /// Remote MCP servers (streamable HTTP) by name: agents call `/mcp/NAME` (see `crate::mcp_http`).
+    #[serde(default)]
+    pub mcp_servers: BTreeMap<String, UpstreamFile>,
 }
 
 /// One `[upstreams.NAME]` table as written.
@@ -82,6 +102,9 @@ pub struct UpstreamFile {
     /// PEM file of the certificates to trust for this upstream instead of the system's roots.
     #[serde(default)]
     pub ca_file: Option<PathBuf>,
+    /// Judge calls as if sent to this provider: a name from [`PROVIDERS`] or an `http(s)://host` base URL.
+    #[serde(default)]
+    pub judge_as: Option<String>,
 }
 
 /// `auth = { header = "…", value = "…" }` as written.
@@ -129,10 +152,14 @@ pub struct GatewayConfig {
     pub max_body_bytes: usize,
     /// Upstreams by name.
     pub upstreams: BTreeMap<String, UpstreamConfig>,
+    /// Remote MCP servers by name (same keys as an upstream; `url` is the server's MCP endpoint).
+    pub mcp_servers: BTreeMap<String, UpstreamConfig>,
     /// The store's database URL, when the file names one.
     pub database_url: Option<String>,
-    /// Cancel window of deferred deletes, in seconds, when the file sets one.
+    /// Cancel window of deferred deletes, in seconds, when the file sets one (`0`: no deferral).
     pub defer_seconds: Option<u64>,
+    /// The circuit breaker's limits (`[breaker]`, defaults from `airlock-store`).
+    pub breaker: airlock_store::breaker::BreakerLimits,
 }
 
 /// One upstream, resolved.
@@ -152,6 +179,8 @@ pub struct UpstreamConfig {
     pub auth: Option<(String, Secret)>,
     /// Certificates to trust instead of the system's roots.
     pub ca_file: Option<PathBuf>,
+    /// `scheme://host[/prefix]` the engine is shown instead of [`UpstreamConfig::base_url`] (`judge_as`).
+    pub judged_base: Option<String>,
 }
 
 impl UpstreamConfig {
@@ -207,22 +236,45 @@ impl GatewayConfig {
         let base_dir = path.parent().unwrap_or(Path::new("."));
         let mut upstreams = BTreeMap::new();
         for (name, upstream) in file.upstreams {
-            let resolved = resolve_upstream(&name, upstream, base_dir, env)?;
+            let resolved = resolve_upstream("upstreams", &name, upstream, base_dir, env)?;
             upstreams.insert(name, resolved);
         }
-        if upstreams.is_empty() {
+        let mut mcp_servers = BTreeMap::new();
+        for (name, server) in file.mcp_servers {
+            let resolved = resolve_upstream("mcp_servers", &name, server, base_dir, env)?;
+            mcp_servers.insert(name, resolved);
+        }
+        if upstreams.is_empty() && mcp_servers.is_empty() {
             return Err(ConfigError::NoUpstreams {
                 path: path.to_path_buf(),
             });
         }
+        let breaker = match file.breaker {
+            None => airlock_store::breaker::BreakerLimits::default(),
+            Some(table) => {
+                let limits: airlock_store::breaker::BreakerLimits = toml::Value::Table(table)
+                    .try_into()
+                    .map_err(|e: toml::de::Error| ConfigError::Invalid {
+                        key: "breaker".into(),
+                        message: e.message().to_string(),
+                    })?;
+                limits.validate().map_err(|e| ConfigError::Invalid {
+                    key: "breaker".into(),
+                    message: e.to_string(),
+                })?;
+                limits
+            }
+        };
         Ok(Self {
             listen,
             admin_listen,
             hold_seconds: file.hold_seconds.unwrap_or(DEFAULT_HOLD_SECONDS),
             max_body_bytes,
             upstreams,
+            mcp_servers,
             database_url: file.database_url,
             defer_seconds: file.defer_seconds,
+            breaker,
         })
     }
 }
@@ -239,6 +291,7 @@ pub fn valid_upstream_name(name: &str) -> bool {
 }
 
 fn resolve_upstream(
+    table: &str,
     name: &str,
     file: UpstreamFile,
     base_dir: &Path,
@@ -248,7 +301,7 @@ fn resolve_upstream(
         return Err(ConfigError::BadUpstreamName(name.to_string()));
     }
     let invalid = |key: &str, message: String| ConfigError::Invalid {
-        key: format!("upstreams.{name}.{key}"),
+        key: format!("{table}.{name}.{key}"),
         message,
     };
     let url = expand(&file.url, name, "url", env)?;
@@ -314,6 +367,19 @@ fn resolve_upstream(
     let ca_file = file
         .ca_file
         .map(|p| if p.is_absolute() { p } else { base_dir.join(p) });
+    let judged_base = match file.judge_as.as_deref().map(str::trim) {
+        None => None,
+        Some(judge_as) => Some(judged_base(judge_as).ok_or_else(|| {
+            let names: Vec<&str> = PROVIDERS.iter().map(|(n, _)| *n).collect();
+            invalid(
+                "judge_as",
+                format!(
+                    "`{judge_as}` is neither a known provider ({}) nor an http(s) base URL without a query",
+                    names.join(", ")
+                ),
+            )
+        })?),
+    };
     Ok(UpstreamConfig {
         name: name.to_string(),
         scheme,
@@ -322,6 +388,30 @@ fn resolve_upstream(
         environment: file.environment.filter(|e| !e.trim().is_empty()),
         auth,
         ca_file,
+        judged_base,
+    })
+}
+
+/// The base URL for a `judge_as` value: a provider's, or an `http(s)://host[/prefix]` written out.
+fn judged_base(judge_as: &str) -> Option<String> {
+    if let Some((_, url)) = PROVIDERS
+        .iter()
+        .find(|(name, _)| name.eq_ignore_ascii_case(judge_as))
+    {
+        return Some((*url).to_string());
+    }
+    let uri: http::Uri = judge_as.parse().ok()?;
+    let scheme = uri.scheme_str()?.to_ascii_lowercase();
+    let authority = uri.authority()?.as_str();
+    let fine = (scheme == "http" || scheme == "https")
+        && !authority.contains('@')
+        && uri.query().is_none();
+    fine.then(|| {
+        format!(
+            "{scheme}://{}{}",
+            authority.to_ascii_lowercase(),
+            uri.path().trim_end_matches('/')
+        )
     })
 }
 
@@ -425,6 +515,31 @@ mod tests {
     }
 
     #[test]
+    fn judge_as_and_breaker_limits() {
+        let config = parse(
+            "[breaker]\nper_agent = 2\n[upstreams.a]\nurl = \"http://127.0.0.1:9/x\"\njudge_as = \"Railway\"\n\
+             [upstreams.b]\nurl = \"http://127.0.0.1:9\"\njudge_as = \"https://API.example.com/v1/\"\n",
+        )
+        .unwrap();
+        assert_eq!(
+            config.upstreams["a"].judged_base.as_deref(),
+            Some("https://backboard.railway.com")
+        );
+        assert_eq!(
+            config.upstreams["b"].judged_base.as_deref(),
+            Some("https://api.example.com/v1")
+        );
+        assert_eq!(
+            (
+                config.breaker.per_agent,
+                config.breaker.per_upstream,
+                config.breaker.window_seconds
+            ),
+            (2, 10, 60)
+        );
+    }
+
+    #[test]
     fn missing_variable_names_it_and_the_upstream() {
         let err = parse(
             r#"
@@ -465,6 +580,18 @@ mod tests {
             ),
             ("[upstreams.a]\nurl = \"http://h/${X\"\n", "closing"),
             ("hold_seconds = 3\n", "upstream"),
+            (
+                "[upstreams.a]\nurl = \"http://h\"\njudge_as = \"railwy\"\n",
+                "railwy",
+            ),
+            (
+                "[breaker]\nper_agent = 0\n[upstreams.a]\nurl = \"http://h\"\n",
+                "per_agent",
+            ),
+            (
+                "[breaker]\nper_agnet = 2\n[upstreams.a]\nurl = \"http://h\"\n",
+                "per_agnet",
+            ),
         ] {
             let err = parse(text).unwrap_err().to_string();
             assert!(err.contains(needle), "{text}: {err}");

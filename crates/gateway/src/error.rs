@@ -40,7 +40,7 @@ pub enum ConfigError {
         message: String,
     },
     /// No `[upstreams.NAME]` table.
-    #[error("`{}` configures no upstream: add an `[upstreams.NAME]` table with a `url`", path.display())]
+    #[error("`{}` configures no upstream: add an `[upstreams.NAME]` (or `[mcp_servers.NAME]`) table with a `url`", path.display())]
     NoUpstreams {
         /// The file.
         path: PathBuf,

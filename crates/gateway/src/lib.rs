@@ -10,9 +10,12 @@
 //! - [`custody`]: the agent's token and scopes; what is stripped and what is injected; [`tokens`]: how long a
 //!   valid token is trusted before the store is asked again (one second);
 //! - [`body`]: the body cap and content decoding;
-//! - [`proxy`]: the pipeline, and the [`ForwardGuard`] hook for the breaker and deferred deletes;
+//! - [`proxy`]: the pipeline, and the [`ForwardGuard`] hook; [`breaker`]: the circuit breaker on
+//!   destructive requests; [`deferred`]: what the policy marks `defer` is stored and run after the cancel
+//!   window by the [`DeferredExecutor`];
+//! - [`mcp_http`]: remote MCP servers (`[mcp_servers.NAME]`) at `/mcp/NAME`, every `tools/call` judged;
 //! - [`reply`]: every status and JSON body the gateway answers in its own name;
-//! - [`admin`]: `/healthz`, `/metrics`, `/api/approvals/ID`; [`metrics`]: what is measured.
+//! - [`admin`]: `/healthz`, `/metrics`, `/api/approvals/ID`, the approval page (`airlock-web`); [`metrics`]: what is measured.
 //!
 //! ```no_run
 //! # async fn run() -> Result<(), Box<dyn std::error::Error>> {
@@ -30,9 +33,12 @@
 
 pub mod admin;
 pub mod body;
+pub mod breaker;
 pub mod config;
 pub mod custody;
+pub mod deferred;
 pub mod error;
+pub mod mcp_http;
 pub mod metrics;
 pub mod proxy;
 pub mod reply;
@@ -52,6 +58,7 @@ use axum::serve::ListenerExt as _;
 use tokio::net::TcpListener;
 
 pub use config::GatewayConfig;
+pub use deferred::DeferredExecutor;
 pub use error::{ConfigError, GatewayError};
 pub use proxy::{AllowedCall, ForwardGuard, GuardFuture, Guarded};
 pub use upstream::Upstream;
@@ -74,6 +81,7 @@ pub struct Gateway {
     gate: Gate,
     guards: Vec<Arc<dyn ForwardGuard>>,
     token_recheck: Duration,
+    executor_interval: Duration,
 }
 
 impl Gateway {
@@ -84,7 +92,15 @@ impl Gateway {
             gate,
             guards: Vec::new(),
             token_recheck: tokens::TOKEN_RECHECK,
+            executor_interval: deferred::EXECUTOR_INTERVAL,
         }
+    }
+
+    /// How often the deferred-request executor looks for due requests (default
+    /// [`deferred::EXECUTOR_INTERVAL`], one second).
+    pub fn with_executor_interval(mut self, interval: Duration) -> Self {
+        self.executor_interval = interval.max(Duration::from_millis(1));
+        self
     }
 
     /// How long a valid agent token is trusted before the store is asked again (default
@@ -95,7 +111,8 @@ impl Gateway {
     }
 
     /// Adds a check that runs on every allowed request just before it is forwarded (see
-    /// [`ForwardGuard`]).
+    /// [`ForwardGuard`]), after the built-in ones: the circuit breaker, then deferral (unless
+    /// `defer_seconds = 0`).
     pub fn with_guard(mut self, guard: Arc<dyn ForwardGuard>) -> Self {
         self.guards.push(guard);
         self
@@ -123,15 +140,32 @@ impl Gateway {
         } else {
             admin_addr
         };
+        let mut guards: Vec<Arc<dyn ForwardGuard>> =
+            vec![Arc::new(breaker::BreakerGuard::new(self.config.breaker))];
+        let defer_seconds = self
+            .config
+            .defer_seconds
+            .unwrap_or(airlock_store::deferred::DEFAULT_DEFER_SECONDS);
+        if defer_seconds > 0 {
+            guards.push(Arc::new(deferred::DeferGuard::new(Duration::from_secs(
+                defer_seconds,
+            ))));
+        }
+        guards.extend(self.guards);
         let shared = Arc::new(proxy::Shared {
             gate: self.gate.clone(),
             upstreams,
             hold: Duration::from_secs(self.config.hold_seconds),
             max_body_bytes: self.config.max_body_bytes,
             admin_base: format!("http://{admin_host}"),
-            guards: self.guards,
+            guards,
             tokens: tokens::TokenChecker::new(self.token_recheck),
         });
+        let mcp = Arc::new(mcp_http::McpState::new(
+            shared.clone(),
+            &self.config.mcp_servers,
+            admin_host.to_string(),
+        )?);
         let admin_state = Arc::new(admin::AdminState {
             gate: self.gate,
             metrics,
@@ -143,6 +177,9 @@ impl Gateway {
             admin_addr,
             shared,
             admin_state,
+            mcp,
+            breaker: self.config.breaker,
+            executor_interval: self.executor_interval,
         })
     }
 }
@@ -165,9 +202,19 @@ pub struct BoundGateway {
     admin_addr: SocketAddr,
     shared: Arc<proxy::Shared>,
     admin_state: Arc<admin::AdminState>,
+    /// `/mcp/NAME`: remote MCP servers.
+    mcp: Arc<mcp_http::McpState>,
+    breaker: airlock_store::breaker::BreakerLimits,
+    executor_interval: Duration,
 }
 
 impl BoundGateway {
+    /// The executor of deferred requests over this gateway's upstreams and store ([`BoundGateway::run`]
+    /// runs one in the background; more may run at once, in this process or others).
+    pub fn deferred_executor(&self) -> DeferredExecutor {
+        DeferredExecutor::new(self.shared.clone())
+    }
+
     /// Where agents connect.
     pub fn agent_addr(&self) -> SocketAddr {
         self.agent_addr
@@ -179,12 +226,19 @@ impl BoundGateway {
     }
 
     /// Serves both listeners until `shutdown` completes (then stops accepting and lets requests in flight
-    /// finish), or until a listener fails.
+    /// finish), or until a listener fails. Runs the deferred-request executor and the breaker gauge's
+    /// watcher alongside, until then.
     pub async fn run(
         self,
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> Result<(), GatewayError> {
+        let executor = DeferredExecutor::new(self.shared.clone());
+        let store = self.shared.gate.store().clone();
         let agents = Router::new()
+            .route(
+                mcp_http::MCP_ROUTE,
+                axum::routing::any(mcp_http::handle).with_state(self.mcp),
+            )
             .fallback(proxy::handle)
             .with_state(self.shared);
         let admin = admin::router(self.admin_state.clone());
@@ -201,9 +255,16 @@ impl BoundGateway {
         let agent_server = axum::serve(agent_listener, agents)
             .with_graceful_shutdown(wait(stop_rx.clone()))
             .into_future();
-        let admin_server = axum::serve(self.admin, admin)
-            .with_graceful_shutdown(wait(stop_rx))
-            .into_future();
+        let admin_server = axum::serve(
+            self.admin,
+            admin.into_make_service_with_connect_info::<SocketAddr>(),
+        )
+        .with_graceful_shutdown(wait(stop_rx.clone()))
+        .into_future();
+        let background = [
+            tokio::spawn(executor.run(self.executor_interval, wait(stop_rx.clone()))),
+            tokio::spawn(breaker::watch(store, self.breaker, wait(stop_rx.clone()))),
+        ];
         let agent_task = tokio::spawn(agent_server);
         let admin_task = tokio::spawn(admin_server);
         tokio::spawn(async move {
@@ -217,6 +278,10 @@ impl BoundGateway {
                 .map_err(|source| GatewayError::Serve { what, source })
         };
         let (agent, admin) = tokio::join!(agent_task, admin_task);
+        for task in background {
+            task.abort();
+            let _ = task.await;
+        }
         joined("agents", agent)?;
         joined("admin", admin)
     }

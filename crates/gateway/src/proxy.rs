@@ -60,6 +60,8 @@ pub struct AllowedCall<'a> {
     pub method: &'a http::Method,
     /// The upstream URL.
     pub uri: &'a Uri,
+    /// Path and query after `/u/NAME` (credential parameters removed), as sent on to the upstream.
+    pub path: &'a str,
     /// Headers to send, without any agent credential.
     pub headers: &'a HeaderMap,
     /// The body as received (still compressed if it was).
@@ -95,6 +97,8 @@ struct Call<'a> {
     agent: String,
     parts: Parts,
     uri: Uri,
+    /// Path and query after `/u/NAME`, credential parameters removed.
+    replay_path: String,
     headers: HeaderMap,
     raw: Bytes,
     envelope: Envelope,
@@ -249,7 +253,10 @@ async fn pipeline(shared: &Shared, parts: Parts, body: Body) -> Result<Done, Fai
         id: None,
         request: Request::Http(HttpRequest {
             method: parts.method.as_str().to_string(),
-            url: uri.to_string(),
+            // The provider's URL when the upstream is judged as one (`judge_as`), else the real one.
+            url: upstream
+                .judged_url(routed.rest, query.as_deref())
+                .unwrap_or_else(|| uri.to_string()),
             headers: envelope_headers,
             body: (!body_text.is_empty()).then_some(body_text),
         }),
@@ -260,12 +267,17 @@ async fn pipeline(shared: &Shared, parts: Parts, body: Body) -> Result<Done, Fai
             environment: upstream.config().environment.clone(),
         },
     };
+    let replay_path = match query.as_deref() {
+        Some(query) => format!("{}?{query}", routed.rest),
+        None => routed.rest.to_string(),
+    };
     let call = Call {
         shared,
         upstream,
         agent: agent.name.clone(),
         parts,
         uri,
+        replay_path,
         headers,
         raw,
         envelope,
@@ -362,15 +374,29 @@ impl Call<'_> {
                 )
             }
             ApprovalState::Denied | ApprovalState::Expired => {
-                metrics::held(
-                    upstream,
-                    if latest.state == ApprovalState::Denied {
-                        "denied"
-                    } else {
-                        "expired"
-                    },
-                    waited,
-                );
+                let denied = latest.state == ApprovalState::Denied;
+                metrics::held(upstream, if denied { "denied" } else { "expired" }, waited);
+                // The person's answer is part of the request's story: audited, naming who denied it.
+                let outcome = if denied {
+                    match latest.votes.iter().rev().find(|v| v.vote == "deny") {
+                        Some(vote) => format!("denied by {}", vote.approver),
+                        None => "denied by a person".to_string(),
+                    }
+                } else {
+                    "expired".to_string()
+                };
+                let audit_seq = match self
+                    .shared
+                    .gate
+                    .record(&self.envelope, &decision, &outcome, Some(&latest.id))
+                    .await
+                {
+                    Ok(entry) => entry.seq,
+                    Err(e) => {
+                        tracing::error!(upstream, error = %e, "cannot record a person's denial");
+                        audit_seq
+                    }
+                };
                 reply::denied_by_person(&decision.reasons, audit_seq, &latest)
             }
             ApprovalState::Approved => {
@@ -414,6 +440,7 @@ impl Call<'_> {
                 approval_id,
                 method: &self.parts.method,
                 uri: &self.uri,
+                path: &self.replay_path,
                 headers: &self.headers,
                 body: &self.raw,
                 gate: &self.shared.gate,

@@ -13,7 +13,9 @@
 //! | 405 | `CONNECT` | `{error: "method_not_allowed", message}` |
 //! | 413 | body (raw or decoded) over `max_body_bytes` | `{error: "payload_too_large", message}` |
 //! | 415 | unknown `Content-Encoding` | `{error: "unsupported_media_type", message}` |
-//! | 202 | held, no decision within `hold_seconds` | `{decision: "ask", approval_id, status_url, retry, reasons, audit_id}` |
+//! | 202 | held, no decision within `hold_seconds` | `{decision: "ask", approval_id, status_url, approval_page, retry, reasons, audit_id}` |
+//! | 202 | allowed, but the policy marks it `defer`: stored, sent after the cancel window | `{decision: "defer", deferred_id, executes_at, cancel, reasons, audit_id}` |
+//! | 403 | a circuit breaker is open for the agent or upstream (destructive requests only) | `{decision: "deny", error: "breaker_open", message, breakers: [{scope, name, count, limit, window_seconds, tripped_at, reset}], audit_id}` |
 //! | 502 | the upstream could not be reached | `{error: "bad_gateway", message}` |
 //! | 503 | the decision could not be recorded or settled (nothing was forwarded) | `{error: "unavailable", message}` |
 
@@ -178,6 +180,8 @@ pub struct Held<'a> {
     pub approval_id: &'a str,
     /// Where its state can be read (the admin listener's JSON API).
     pub status_url: &'a str,
+    /// The approval on the human page (`http://ADMIN/approvals#apr_…`), for the person who decides.
+    pub approval_page: String,
     /// What the agent should do next.
     pub retry: &'static str,
     /// Seconds to wait before retrying (also in `Retry-After`).
@@ -202,6 +206,13 @@ pub fn held(approval_id: &str, status_url: &str, reasons: &[Reason], audit_id: i
             decision: "ask",
             approval_id,
             status_url,
+            approval_page: format!(
+                "{}/approvals#{approval_id}",
+                status_url
+                    .split("/api/approvals/")
+                    .next()
+                    .unwrap_or_default()
+            ),
             retry: RETRY_CONTRACT,
             retry_after_seconds: RETRY_AFTER_SECONDS,
             reasons,
@@ -212,6 +223,103 @@ pub fn held(approval_id: &str, status_url: &str, reasons: &[Reason], audit_id: i
         .headers_mut()
         .insert(header::RETRY_AFTER, HeaderValue::from(RETRY_AFTER_SECONDS));
     response
+}
+
+/// The body of a 202 for a deferred request.
+#[derive(Debug, Serialize)]
+pub struct Deferred<'a> {
+    /// Always `defer`.
+    pub decision: &'static str,
+    /// The stored request (`def_…`).
+    pub deferred_id: &'a str,
+    /// When it will be sent (UTC, RFC 3339), unless cancelled.
+    pub executes_at: String,
+    /// The command a person runs to cancel it.
+    pub cancel: String,
+    /// Why the policy marked it.
+    pub reasons: &'a [Reason],
+    /// The audit entry (its `seq`) recording the deferral.
+    pub audit_id: i64,
+}
+
+/// 202 for a request stored to run after the cancel window.
+pub fn deferred(deferred: &airlock_store::deferred::Deferred, reasons: &[Reason]) -> Response {
+    json(
+        StatusCode::ACCEPTED,
+        &Deferred {
+            decision: "defer",
+            deferred_id: &deferred.id,
+            executes_at: airlock_store::clock::format_ms(deferred.executes_at_ms),
+            cancel: format!("airlock deferred cancel {}", deferred.id),
+            reasons,
+            audit_id: deferred.audit_seq.unwrap_or_default(),
+        },
+    )
+}
+
+/// One open breaker, as the agent is told.
+#[derive(Debug, Serialize)]
+pub struct OpenBreaker {
+    /// `agent` or `upstream`.
+    pub scope: &'static str,
+    /// The agent's or upstream's name.
+    pub name: String,
+    /// Destructive requests counted in the window when it tripped.
+    pub count: u32,
+    /// The limit that was exceeded.
+    pub limit: u32,
+    /// The window, in seconds.
+    pub window_seconds: i64,
+    /// When it tripped (UTC, RFC 3339).
+    pub tripped_at: String,
+    /// The command a person runs to reset it.
+    pub reset: String,
+}
+
+#[derive(Serialize)]
+struct BreakerBody<'a> {
+    decision: &'static str,
+    error: &'static str,
+    message: String,
+    breakers: Vec<OpenBreaker>,
+    reasons: &'a [Reason],
+    audit_id: Option<i64>,
+}
+
+/// 403 for a destructive request refused because a circuit breaker is open.
+pub fn breaker_open(
+    trips: &[airlock_store::breaker::BreakerTrip],
+    reasons: &[Reason],
+    audit_id: Option<i64>,
+) -> Response {
+    let message = trips
+        .iter()
+        .map(airlock_store::breaker::BreakerTrip::message)
+        .collect::<Vec<_>>()
+        .join("; ");
+    let breakers = trips
+        .iter()
+        .map(|t| OpenBreaker {
+            scope: t.scope.kind.as_str(),
+            name: t.scope.name.clone(),
+            count: t.count,
+            limit: t.limit,
+            window_seconds: t.window_ms / 1000,
+            tripped_at: airlock_store::clock::format_ms(t.tripped_ms),
+            reset: t.reset_command(),
+        })
+        .collect();
+    json(
+        StatusCode::FORBIDDEN,
+        &BreakerBody {
+            decision: "deny",
+            error: "breaker_open",
+            message,
+            breakers,
+            reasons,
+            audit_id,
+        },
+    )
 }
 
 /// A JSON response.

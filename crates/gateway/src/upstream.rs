@@ -140,6 +140,20 @@ impl Upstream {
         same_host.then_some(uri)
     }
 
+    /// The URL the engine is shown for `rest` and `query` when the upstream is judged as a provider
+    /// (`judge_as`): the provider's base URL (which stands for the whole configured `url`, prefix included),
+    /// then `rest`. `None` without `judge_as`.
+    pub fn judged_url(&self, rest: &str, query: Option<&str>) -> Option<String> {
+        let base = self.config.judged_base.as_deref()?;
+        let path = if rest.is_empty() { "/" } else { rest };
+        let mut text = format!("{base}{path}");
+        if let Some(q) = query {
+            text.push('?');
+            text.push_str(q);
+        }
+        Some(text)
+    }
+
     /// Sends a request: `headers` are the agent's after [`custody::forwardable_headers`]; the upstream's
     /// credential is added here. Returns the upstream's response, its body still streaming.
     pub async fn send(

@@ -141,6 +141,21 @@ async fn denied_during_the_hold_is_403() {
     assert_eq!(body["deny_reason"], "this is the production volume");
     assert_eq!(body["reasons"][0]["rule"], "GQL005");
     assert_eq!(h.railway.count(), 0);
+    // The person's denial is in the audit log, after the hold, naming the approval and the person; the
+    // 403's audit_id points at it.
+    assert_eq!(audit_outcomes(&h).await, ["held", "denied by bob"]);
+    let entries = h
+        .store
+        .list(&airlock_store::AuditFilter::default())
+        .await
+        .unwrap();
+    let denial = entries
+        .iter()
+        .find(|e| e.outcome == "denied by bob")
+        .unwrap();
+    assert_eq!(denial.approval_id.as_deref(), Some(pending[0].id.as_str()));
+    assert_eq!(body["audit_id"].as_i64(), Some(denial.seq));
+    assert!(h.store.verify(None).await.unwrap().is_ok());
 }
 
 #[tokio::test]

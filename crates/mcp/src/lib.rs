@@ -33,6 +33,7 @@
 //! ```
 #![deny(missing_docs)]
 
+pub mod envelope;
 pub mod error;
 pub mod frame;
 pub mod inbound;

@@ -16,10 +16,9 @@ use std::process::{ExitStatus, Stdio};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
-use airlock_engine::{Context, Decision, Envelope, McpRequest, Request};
+use airlock_engine::{Context, Decision, Envelope};
 use airlock_store::{Approval, ApprovalState, Gate, Settled};
 use rmcp::model::{CallToolRequestParams, RequestId};
-use serde_json::Value;
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::process::{Child, Command};
 use tokio::sync::{mpsc, oneshot};
@@ -514,15 +513,7 @@ impl Shared {
     }
 
     fn envelope(&self, params: &CallToolRequestParams) -> Envelope {
-        Envelope {
-            id: None,
-            request: Request::Mcp(McpRequest {
-                server: self.options.server_name.clone(),
-                tool: params.name.to_string(),
-                arguments: Value::Object(params.arguments.clone().unwrap_or_default()),
-            }),
-            context: self.context(),
-        }
+        crate::envelope::tool_call_envelope(&self.options.server_name, params, self.context())
     }
 }
 

@@ -220,6 +220,12 @@ pub struct Options {
     pub max_body_bytes: Option<usize>,
     pub tls: bool,
     pub scopes: Vec<String>,
+    /// `defer_seconds`: 0 (no deferral) unless a test of deferral sets it.
+    pub defer_seconds: u64,
+    /// More top-level configuration (e.g. a `[breaker]` table), written before the upstreams.
+    pub extra_config: String,
+    /// More keys for `[upstreams.railway]` (e.g. `judge_as = "railway"`).
+    pub railway_config: String,
 }
 
 impl Default for Options {
@@ -229,6 +235,9 @@ impl Default for Options {
             max_body_bytes: None,
             tls: false,
             scopes: vec!["railway".into()],
+            defer_seconds: 0,
+            extra_config: String::new(),
+            railway_config: String::new(),
         }
     }
 }
@@ -268,10 +277,13 @@ impl Harness {
         if let Some(cap) = options.max_body_bytes {
             text.push_str(&format!("max_body_bytes = {cap}\n"));
         }
+        text.push_str(&format!("defer_seconds = {}\n", options.defer_seconds));
+        text.push_str(&options.extra_config);
         text.push_str(&format!(
             "[upstreams.railway]\nurl = \"{}\"\nenvironment = \"production\"\nauth = {{ header = \"Authorization\", value = \"${{UPSTREAM_SECRET}}\" }}\n",
             railway.url()
         ));
+        text.push_str(&options.railway_config);
         if let Some(pem) = &railway.ca_pem {
             std::fs::write(dir.path().join("ca.pem"), pem).unwrap();
             text.push_str("ca_file = \"ca.pem\"\n");
