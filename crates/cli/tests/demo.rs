@@ -1,6 +1,8 @@
-//! `airlock demo` end to end with the built binary: the incident's call is held, a denial leaves the production
-//! volume intact and `--approve` lets it through once (the volume is gone), the Cursor hook refuses the same
-//! call, and the audit log the demo leaves behind (`--keep`) verifies with `airlock log verify`.
+//! `airlock demo` end to end with the built binary: the incident's call is held and judged as Railway's API
+//! (rule RWY001), a denial (audited, naming the person) leaves the production volume intact and `--approve`
+//! lets it through once, deferred (202, then sent by the gateway after the cancel window: the volume is gone),
+//! the Cursor hook refuses the same call, and the audit log the demo leaves behind (`--keep`) verifies with
+//! `airlock log verify`.
 #![allow(
     clippy::unwrap_used,
     clippy::expect_used,
@@ -123,7 +125,16 @@ fn the_held_call_is_denied_and_the_volume_stays_intact() {
     );
     assert!(labelled(&stdout, "target").contains(VOLUME_ID), "{stdout}");
     assert!(
-        labelled(&stdout, "reason").contains("volumeDelete"),
+        labelled(&stdout, "reason").contains("graphql-volume-delete"),
+        "{stdout}"
+    );
+    // Judged as Railway's API (`judge_as = "railway"`): the catalogue's Railway rule, not the generic one.
+    assert!(
+        labelled(&stdout, "reason").starts_with("RWY001 "),
+        "{stdout}"
+    );
+    assert!(
+        labelled(&stdout, "request").contains("https://backboard.railway.com/graphql/v2"),
         "{stdout}"
     );
 
@@ -162,6 +173,10 @@ fn the_held_call_is_denied_and_the_volume_stays_intact() {
         })
         .collect();
     assert!(outcomes.contains(&("cursor-agent", "held")), "{outcomes:?}");
+    assert!(
+        outcomes.contains(&("cursor-agent", "denied by alice")),
+        "the person's denial is audited: {outcomes:?}"
+    );
     assert!(outcomes.contains(&("cursor", "held")), "{outcomes:?}");
     assert!(
         !outcomes
@@ -180,8 +195,24 @@ fn approve_lets_the_call_through_once_and_the_volume_is_gone() {
         stdout.contains("The agent's curl is still waiting"),
         "{stdout}"
     );
-    assert!(stdout.contains("HTTP 200"), "{stdout}");
-    assert!(stdout.contains(r#"{"volumeDelete":true}"#), "{stdout}");
+    // Approved, then deferred: 202 with the cancel command, executed by the gateway after the window.
+    assert!(stdout.contains("HTTP 202"), "{stdout}");
+    let deferred_id = line_with(&stdout, "deferred_id:")
+        .trim()
+        .strip_prefix("deferred_id: ")
+        .unwrap()
+        .to_string();
+    assert!(deferred_id.starts_with("def_"), "{stdout}");
+    assert!(
+        stdout.contains(&format!("cancel: airlock deferred cancel {deferred_id}")),
+        "{stdout}"
+    );
+    let deferred = labelled(&stdout, "deferred");
+    assert!(
+        deferred.starts_with(&format!("{deferred_id}: executed (HTTP 200)")),
+        "{stdout}"
+    );
+    assert!(deferred.contains(r#"{"volumeDelete":true}"#), "{stdout}");
     assert!(labelled(&stdout, "pg-data").contains("deleted"), "{stdout}");
     assert!(
         !volume_file(&home).exists(),
@@ -205,4 +236,17 @@ fn approve_lets_the_call_through_once_and_the_volume_is_gone() {
         .collect();
     assert_eq!(approved.len(), 1, "{entries:?}");
     assert_eq!(approved[0]["agent"], "cursor-agent");
+    let outcomes: Vec<&str> = entries
+        .iter()
+        .filter_map(|e| e["outcome"].as_str())
+        .collect();
+    let deferred_at = outcomes
+        .iter()
+        .position(|o| o.starts_with(&format!("deferred {deferred_id}")))
+        .unwrap_or_else(|| panic!("{outcomes:?}"));
+    let executed_at = outcomes
+        .iter()
+        .position(|o| *o == format!("executed {deferred_id} (200)"))
+        .unwrap_or_else(|| panic!("{outcomes:?}"));
+    assert!(deferred_at < executed_at, "{outcomes:?}");
 }

@@ -2,7 +2,8 @@
 //! refuses to start and says which; and a `kill -9` of the gateway while it holds the incident's request
 //! loses nothing and lets nothing through — after a restart the approval is still pending, the Railway-like
 //! upstream received nothing, its volume is intact and `airlock log verify` proves the chain; the approved
-//! identical retry is then forwarded exactly once.
+//! identical retry is then deferred (the policy marks remote deletes `defer`; `defer_seconds = 1` here) and
+//! sent exactly once by `airlock serve`'s executor, with the upstream's credential.
 #![allow(
     clippy::unwrap_used,
     clippy::expect_used,
@@ -45,7 +46,7 @@ fn write_config(home: &Path, upstream_url: &str) {
     std::fs::write(
         home.join("airlock.toml"),
         format!(
-            "listen = \"127.0.0.1:0\"\nadmin_listen = \"127.0.0.1:0\"\nhold_seconds = 60\n\n[upstreams.railway]\nurl = \"{upstream_url}\"\nenvironment = \"production\"\nauth = {{ header = \"Authorization\", value = \"Bearer ${{RAILWAY_API_TOKEN}}\" }}\n"
+            "listen = \"127.0.0.1:0\"\nadmin_listen = \"127.0.0.1:0\"\nhold_seconds = 60\ndefer_seconds = 1\n\n[upstreams.railway]\nurl = \"{upstream_url}\"\nenvironment = \"production\"\nauth = {{ header = \"Authorization\", value = \"Bearer ${{RAILWAY_API_TOKEN}}\" }}\n"
         ),
     )
     .unwrap();
@@ -257,7 +258,20 @@ async fn kill_9_while_holding_loses_nothing_and_forwards_nothing() {
         .send()
         .await
         .unwrap();
-    assert_eq!(answer.status(), 200);
+    assert_eq!(answer.status(), 202);
+    let deferred: serde_json::Value = serde_json::from_str(&answer.text().await.unwrap()).unwrap();
+    let deferred_id = deferred["deferred_id"].as_str().unwrap().to_string();
+    assert_eq!(
+        deferred["cancel"],
+        format!("airlock deferred cancel {deferred_id}")
+    );
+    // The gateway's executor sends it once the cancel window has passed.
+    for _ in 0..200 {
+        if !fake.received().is_empty() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
     let received = fake.received();
     assert_eq!(received.len(), 1);
     assert_eq!(
@@ -265,8 +279,23 @@ async fn kill_9_while_holding_loses_nothing_and_forwards_nothing() {
         [format!("Bearer {UPSTREAM_TOKEN}")]
     );
     assert!(!received[0].body_text().contains(&token));
+    // Recorded as executed (the executor writes the result right after the upstream's answer).
+    let mut listed = String::new();
+    for _ in 0..100 {
+        let list = run(&home, &["deferred", "list", "--all"], &[]);
+        listed = String::from_utf8_lossy(&list.stdout).into_owned();
+        if listed.contains("executed") {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(
+        listed.contains(&deferred_id) && listed.contains("executed"),
+        "{listed}"
+    );
     second.child.kill().unwrap();
     second.child.wait().unwrap();
+    assert_eq!(fake.received().len(), 1, "sent exactly once");
     let verify = run(&home, &["log", "verify"], &[]);
     assert_eq!(
         verify.status.code(),

@@ -2,11 +2,15 @@
 //! Railway-like GraphQL API holding a production volume with 1,000 rows (`airlock-railway-fake`, a real HTTP
 //! server on 127.0.0.1) and the airlock gateway in front of it (holding the Railway token), in a temporary
 //! `$AIRLOCK_HOME` on SQLite; sends the incident's curl call through the gateway with an agent token; shows
-//! the call held with what the engine found in it; has a person deny it (or approve it, with `--approve`);
-//! then shows the volume, the same call refused by `airlock hook cursor`, and the audit log verified.
+//! the call held with what the engine found in it (the gateway judges the fake as Railway's API:
+//! `judge_as = "railway"`, so the catalogue's Railway rule applies); has a person deny it (or approve it, with
+//! `--approve`: the policy marks remote deletes `defer`, so the approved call is stored and sent by the
+//! gateway after a short cancel window); then shows the volume, the same call refused by
+//! `airlock hook cursor`, and the audit log verified.
 //!
 //! Exit 0 when everything went as the story says (held; after a denial the volume is intact, after an
-//! approval it is gone; the hook refuses; the audit chain verifies), 1 with the discrepancy named otherwise.
+//! approval it is deferred and then gone; the hook refuses; the audit chain verifies), 1 with the discrepancy
+//! named otherwise.
 
 use std::fmt::Write as _;
 use std::io::Write as _;
@@ -36,6 +40,10 @@ const RAILWAY_TOKEN: &str = "rw_demo_3c9f2a7e51b84d06";
 const APPEAR_TIMEOUT: Duration = Duration::from_secs(20);
 /// Width of the label column.
 const LABEL: usize = 11;
+/// The demo's cancel window for deferred deletes (`defer_seconds`; the default is 600).
+const DEFER_SECONDS: u64 = 3;
+/// Railway's GraphQL endpoint: what the gateway judges calls to the fake as.
+const RAILWAY_GRAPHQL: &str = "https://backboard.railway.com/graphql/v2";
 
 /// Arguments of `airlock demo`.
 #[derive(Debug, Args)]
@@ -112,8 +120,9 @@ async fn demo(args: &DemoArgs, home: &Path) -> anyhow::Result<i32> {
     let config_path = home.join(airlock_store::config::CONFIG_FILE);
     let config_text = |listen: &str, admin: &str| {
         format!(
-            "listen = \"{listen}\"\nadmin_listen = \"{admin}\"\nhold_seconds = 30\n\n\
-             [upstreams.railway]\nurl = \"{}\"\nenvironment = \"production\"\n\
+            "listen = \"{listen}\"\nadmin_listen = \"{admin}\"\nhold_seconds = 30\n\
+             defer_seconds = {DEFER_SECONDS}\n\n\
+             [upstreams.railway]\nurl = \"{}\"\nenvironment = \"production\"\njudge_as = \"railway\"\n\
              auth = {{ header = \"Authorization\", value = \"Bearer ${{RAILWAY_API_TOKEN}}\" }}\n",
             fake.url()
         )
@@ -257,7 +266,7 @@ async fn story(
         ));
     }
     println!();
-    show_approval(&approval, &fake.graphql_url(), &body, gate);
+    show_approval(&approval, RAILWAY_GRAPHQL, &body, gate);
 
     // 4. The person decides.
     let reason = "deleting the production volume is not part of this task";
@@ -290,11 +299,48 @@ async fn story(
     for line in pretty_lines(&answer) {
         println!("    {line}");
     }
-    let expected_status = if args.approve { 200 } else { 403 };
+    let expected_status = if args.approve { 202 } else { 403 };
     if status != expected_status {
         problems.push(format!(
             "the agent got HTTP {status}, expected {expected_status}"
         ));
+    }
+    if args.approve {
+        let deferred_id = serde_json::from_str::<Value>(&answer).ok().and_then(|v| {
+            v.get("deferred_id")
+                .and_then(Value::as_str)
+                .map(str::to_string)
+        });
+        match deferred_id {
+            Some(id) => {
+                println!(
+                    "  The policy marks remote deletes `defer`: the gateway keeps the call (without any credential)"
+                );
+                println!(
+                    "  and sends it after the cancel window ({DEFER_SECONDS} s here, 10 min by default) unless a person runs"
+                );
+                println!("  `airlock deferred cancel {id}`.");
+                let done = wait_for_deferred(store, &id).await?;
+                label(
+                    "deferred",
+                    &format!(
+                        "{}: {} (HTTP {}) {}",
+                        done.id,
+                        done.state.as_str(),
+                        done.result_status
+                            .map_or_else(|| "-".to_string(), |s| s.to_string()),
+                        done.result_summary.as_deref().unwrap_or_default()
+                    ),
+                );
+                if done.state != airlock_store::deferred::DeferredState::Executed {
+                    problems.push(format!(
+                        "the deferred call ended `{}`, not executed",
+                        done.state.as_str()
+                    ));
+                }
+            }
+            None => problems.push("the approved call was not deferred".into()),
+        }
     }
 
     // 5. The volume.
@@ -422,7 +468,7 @@ async fn story(
     if problems.is_empty() {
         if args.approve {
             println!(
-                "With --approve a person let the call through, once: the volume is gone, as asked."
+                "With --approve a person let the call through, once, after the cancel window: the volume is gone."
             );
             println!("Without it (the default) the call is denied and the volume stays intact.");
         } else {
@@ -438,6 +484,28 @@ async fn story(
             println!("  - {problem}");
         }
         Ok(1)
+    }
+}
+
+/// Waits until the deferred call has run (the gateway's executor sends it once the window has passed).
+async fn wait_for_deferred(
+    store: &Store,
+    id: &str,
+) -> anyhow::Result<airlock_store::deferred::Deferred> {
+    use airlock_store::deferred::DeferredState;
+    let deadline = Instant::now() + APPEAR_TIMEOUT + Duration::from_secs(DEFER_SECONDS);
+    loop {
+        let deferred = store.deferred(id).await?;
+        if !matches!(
+            deferred.state,
+            DeferredState::Pending | DeferredState::Executing
+        ) {
+            return Ok(deferred);
+        }
+        if Instant::now() >= deadline {
+            bail!("the deferred call {id} did not run in time");
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
     }
 }
 
@@ -479,7 +547,7 @@ fn show_approval(approval: &Approval, upstream_url: &str, body: &str, gate: &Gat
     let call = call.strip_prefix("http: ").unwrap_or(call);
     label(
         "request",
-        &format!("{} (the upstream's URL)", truncate(call, 70)),
+        &format!("{} (judged as Railway's API)", truncate(call, 70)),
     );
     let reasons: Vec<Reason> = serde_json::from_value(approval.reasons.clone()).unwrap_or_default();
     // The engine's spans index `METHOD URL\nBODY` of the request it judged: the upstream's URL and the body.

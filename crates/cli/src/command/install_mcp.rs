@@ -16,8 +16,10 @@
 //! | Gemini CLI | `~/.gemini/settings.json`: `mcpServers` | `.gemini/settings.json` |
 //!
 //! Remote servers (`url`, `httpUrl`, `serverUrl`, or `type` `http`/`sse`) are not stdio and are left as they
-//! are, with a note: they go behind `airlock serve`. Uninstalling unwraps only entries that run
-//! `airlock mcp wrap … -- C A…`, giving back `C` and `A…` (an empty `args` is dropped).
+//! are, with a note: they go behind `airlock serve` (`[mcp_servers.NAME]`, agents call `/mcp/NAME`), which
+//! needs the server's credential in airlock.toml and an agent token in the agent's entry — not rewritten
+//! here. Uninstalling unwraps only entries that run `airlock mcp wrap … -- C A…`, giving back `C` and `A…`
+//! (an empty `args` is dropped).
 
 use std::path::{Path, PathBuf};
 
@@ -177,7 +179,7 @@ fn rewrite_entry(
             return (
                 None,
                 Note::kept(format!(
-                    "`{name}`: a remote server ({url}), not stdio; left as it is (remote servers go behind `airlock serve`)"
+                    "`{name}`: a remote server ({url}), not stdio; left as it is (to judge its calls, add `[mcp_servers.{name}] url = \"{url}\"` to airlock.toml and point the agent at `http://LISTEN/mcp/{name}` with an agent token from `airlock token create`)"
                 )),
             );
         }
