@@ -10,85 +10,12 @@
     clippy::string_slice
 )]
 
-use std::path::PathBuf;
-use std::process::{Command, Output, Stdio};
-
 use airlock_engine::{Engine, Envelope};
-use airlock_store::{BreakerLimits, NewDeferred, ReplayRequest, Store};
+use airlock_store::{BreakerLimits, NewDeferred, ReplayRequest};
 
-struct Home(PathBuf);
-
-impl Home {
-    fn new(name: &str) -> Self {
-        let dir = std::env::temp_dir().join(format!(
-            "airlock-cli-deferred-{name}-{}",
-            std::process::id()
-        ));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).unwrap();
-        Home(dir)
-    }
-
-    fn url(&self) -> String {
-        format!("sqlite://{}", self.0.join("airlock.db").display())
-    }
-
-    fn airlock(&self, args: &[&str], secret: Option<&str>) -> Output {
-        let mut cmd = Command::new(env!("CARGO_BIN_EXE_airlock"));
-        cmd.args(args)
-            .env("AIRLOCK_HOME", &self.0)
-            .env("HOME", &self.0)
-            .env("USER", "tester")
-            .env_remove("AIRLOCK_DATABASE_URL")
-            .env_remove("AIRLOCK_APPROVER_SECRET")
-            .stdin(Stdio::null());
-        if let Some(secret) = secret {
-            cmd.env("AIRLOCK_APPROVER_SECRET", secret);
-        }
-        cmd.output().unwrap()
-    }
-
-    fn ok(&self, args: &[&str], secret: Option<&str>) -> String {
-        let out = self.airlock(args, secret);
-        assert_eq!(
-            out.status.code(),
-            Some(0),
-            "airlock {args:?}: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        String::from_utf8(out.stdout).unwrap()
-    }
-
-    fn fails(&self, args: &[&str], secret: Option<&str>) -> String {
-        let out = self.airlock(args, secret);
-        assert_eq!(
-            out.status.code(),
-            Some(1),
-            "airlock {args:?} should fail: {}",
-            String::from_utf8_lossy(&out.stdout)
-        );
-        String::from_utf8(out.stderr).unwrap()
-    }
-
-    fn store<T>(&self, work: impl AsyncFnOnce(Store) -> T) -> T {
-        let runtime = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .unwrap();
-        runtime.block_on(async {
-            let store = Store::open(&self.url()).await.unwrap();
-            let out = work(store.clone()).await;
-            store.close().await;
-            out
-        })
-    }
-}
-
-impl Drop for Home {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
+#[path = "support/home.rs"]
+mod home;
+use home::Home;
 
 const BODY: &str = r#"{"query":"mutation { volumeDelete(volumeId: \"8a4c\") }"}"#;
 
@@ -118,7 +45,7 @@ fn new_deferred() -> NewDeferred {
 
 #[test]
 fn deferred_list_and_cancel() {
-    let home = Home::new("cancel");
+    let home = Home::new("deferred", "cancel");
     assert_eq!(
         home.ok(&["deferred", "list"], None).trim(),
         "no pending deferred requests"
@@ -218,7 +145,7 @@ fn deferred_list_and_cancel() {
 
 #[test]
 fn breaker_status_and_reset_need_a_person() {
-    let home = Home::new("breaker");
+    let home = Home::new("deferred", "breaker");
     let (secret, token) = home.store(async |store| {
         for _ in 0..6 {
             store
@@ -311,7 +238,7 @@ fn breaker_status_and_reset_need_a_person() {
 
 #[test]
 fn breaker_limits_come_from_airlock_toml() {
-    let home = Home::new("limits");
+    let home = Home::new("deferred", "limits");
     std::fs::write(
         home.0.join("airlock.toml"),
         "[breaker]\nper_agent = 2\nwindow_seconds = 30\n",

@@ -10,94 +10,25 @@
     clippy::string_slice
 )]
 
-use std::path::PathBuf;
-use std::process::{Command, Output, Stdio};
-
 use airlock_engine::{Decision, Envelope, Mitigation, Reason, Verdict};
-use airlock_store::{ApprovalOptions, AuditRecord, Store};
+use airlock_store::{ApprovalOptions, AuditRecord};
 
-struct Home(PathBuf);
+#[path = "support/home.rs"]
+mod home;
+use home::Home;
 
-impl Home {
-    fn new(name: &str) -> Self {
-        let dir =
-            std::env::temp_dir().join(format!("airlock-cli-store-{name}-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).unwrap();
-        Home(dir)
-    }
-
-    fn url(&self) -> String {
-        format!("sqlite://{}", self.0.join("airlock.db").display())
-    }
-
-    fn airlock(&self, args: &[&str], secret: Option<&str>) -> Output {
-        let mut cmd = Command::new(env!("CARGO_BIN_EXE_airlock"));
-        cmd.args(args)
-            .env("AIRLOCK_HOME", &self.0)
-            .env_remove("AIRLOCK_DATABASE_URL")
-            .env_remove("AIRLOCK_APPROVER_SECRET")
-            .stdin(Stdio::null());
-        if let Some(secret) = secret {
-            cmd.env("AIRLOCK_APPROVER_SECRET", secret);
-        }
-        cmd.output().unwrap()
-    }
-
-    fn ok(&self, args: &[&str], secret: Option<&str>) -> String {
-        let out = self.airlock(args, secret);
-        assert_eq!(
-            out.status.code(),
-            Some(0),
-            "airlock {args:?}: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        String::from_utf8(out.stdout).unwrap()
-    }
-
-    fn fails(&self, args: &[&str], secret: Option<&str>) -> String {
-        let out = self.airlock(args, secret);
-        assert_ne!(
-            out.status.code(),
-            Some(0),
-            "airlock {args:?} should fail: {}",
-            String::from_utf8_lossy(&out.stdout)
-        );
-        String::from_utf8(out.stderr).unwrap()
-    }
-
-    fn store<T>(&self, work: impl AsyncFnOnce(Store) -> T) -> T {
-        let runtime = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .unwrap();
-        runtime.block_on(async {
-            let store = Store::open(&self.url()).await.unwrap();
-            let out = work(store.clone()).await;
-            store.close().await;
-            out
-        })
-    }
-
-    /// Raw SQL on the database file, as someone rewriting history would run it.
-    fn raw(&self, sql: &str) {
-        let runtime = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .unwrap();
-        runtime.block_on(async {
-            use sqlx::Connection as _;
-            let mut conn = sqlx::SqliteConnection::connect(&self.url()).await.unwrap();
-            sqlx::raw_sql(sql).execute(&mut conn).await.unwrap();
-            conn.close().await.unwrap();
-        });
-    }
-}
-
-impl Drop for Home {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
+/// Raw SQL on the database file, as someone rewriting history would run it.
+fn raw(home: &Home, sql: &str) {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    runtime.block_on(async {
+        use sqlx::Connection as _;
+        let mut conn = sqlx::SqliteConnection::connect(&home.url()).await.unwrap();
+        sqlx::raw_sql(sql).execute(&mut conn).await.unwrap();
+        conn.close().await.unwrap();
+    });
 }
 
 fn envelope(command: &str, agent: &str) -> Envelope {
@@ -142,7 +73,7 @@ fn seed_log(home: &Home) {
 
 #[test]
 fn log_lists_filters_and_never_shows_secrets() {
-    let home = Home::new("log");
+    let home = Home::new("store", "log");
     assert!(home.ok(&["log"], None).contains("no audit entries"));
     seed_log(&home);
     let table = home.ok(&["log"], None);
@@ -198,7 +129,7 @@ fn log_lists_filters_and_never_shows_secrets() {
 
 #[test]
 fn log_verify_and_head_prove_the_chain_and_name_the_bad_entry() {
-    let home = Home::new("verify");
+    let home = Home::new("store", "verify");
     seed_log(&home);
     let head = home.ok(&["log", "head"], None);
     let (count, hash) = head.trim().split_once(' ').unwrap();
@@ -210,7 +141,10 @@ fn log_verify_and_head_prove_the_chain_and_name_the_bad_entry() {
     assert_eq!(json["hash"], hash);
 
     // Cut the tail: plain verify passes, verify against the anchor names the cut.
-    home.raw("DROP TRIGGER audit_log_no_update; DROP TRIGGER audit_log_no_delete; DELETE FROM audit_log WHERE seq > 8;");
+    raw(
+        &home,
+        "DROP TRIGGER audit_log_no_update; DROP TRIGGER audit_log_no_delete; DELETE FROM audit_log WHERE seq > 8;",
+    );
     home.ok(&["log", "verify"], None);
     let err = home.fails(&["log", "verify", "--head", hash], None);
     assert!(
@@ -219,7 +153,10 @@ fn log_verify_and_head_prove_the_chain_and_name_the_bad_entry() {
     );
 
     // Change one field of one entry.
-    home.raw("UPDATE audit_log SET decision = 'allow' WHERE seq = 5;");
+    raw(
+        &home,
+        "UPDATE audit_log SET decision = 'allow' WHERE seq = 5;",
+    );
     let err = home.fails(&["log", "verify"], None);
     assert!(err.contains("entry #5 was altered"), "{err}");
     assert!(err.contains("4 entries before it verify"), "{err}");
@@ -227,7 +164,7 @@ fn log_verify_and_head_prove_the_chain_and_name_the_bad_entry() {
 
 #[test]
 fn tokens_are_printed_once_listed_and_revoked() {
-    let home = Home::new("token");
+    let home = Home::new("store", "token");
     let token = home.ok(
         &[
             "token",
@@ -271,7 +208,7 @@ fn tokens_are_printed_once_listed_and_revoked() {
 
 #[test]
 fn approvals_need_an_approver_secret_and_decide_exactly_once() {
-    let home = Home::new("approvals");
+    let home = Home::new("store", "approvals");
     let alice = home
         .ok(&["approver", "add", "alice"], None)
         .trim()
@@ -410,7 +347,7 @@ fn approvals_need_an_approver_secret_and_decide_exactly_once() {
 
 #[test]
 fn a_corrupt_database_is_reported_and_left_alone() {
-    let home = Home::new("corrupt");
+    let home = Home::new("store", "corrupt");
     let path = home.0.join("airlock.db");
     std::fs::write(
         &path,

@@ -19,6 +19,11 @@
 
 mod support;
 
+// The items server of the `airlock mcp wrap` tests, served here over streamable HTTP instead of stdio.
+#[path = "../../cli/tests/support/items_server.rs"]
+#[allow(dead_code, reason = "its stdio entry point is for the CLI tests")]
+mod items_server;
+
 use std::path::Path;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -33,21 +38,14 @@ use axum::extract::{Request, State};
 use axum::middleware::Next;
 use axum::response::Response;
 use http_body_util::BodyExt as _;
-use rmcp::handler::server::router::tool::ToolRouter;
-use rmcp::handler::server::wrapper::Parameters;
-use rmcp::model::{
-    CallToolRequestParams, CallToolResult, ContentBlock, ServerCapabilities, ServerConfig,
-};
+use rmcp::model::{CallToolRequestParams, CallToolResult};
 use rmcp::service::RunningService;
 use rmcp::transport::StreamableHttpClientTransport;
 use rmcp::transport::streamable_http_client::StreamableHttpClientTransportConfig;
 use rmcp::transport::streamable_http_server::session::local::LocalSessionManager;
 use rmcp::transport::streamable_http_server::{StreamableHttpServerConfig, StreamableHttpService};
-use rmcp::{
-    ErrorData, RoleClient, ServerHandler, ServiceExt as _, tool, tool_handler, tool_router,
-};
+use rmcp::{RoleClient, ServiceExt as _};
 use serde_json::{Value, json};
-use sqlx::Row as _;
 use sqlx::sqlite::{SqliteConnectOptions, SqlitePool};
 use tokio::net::TcpListener;
 
@@ -55,105 +53,6 @@ use tokio::net::TcpListener;
 const SERVER_SECRET: &str = "items-server-secret-0123456789";
 
 // ---- the items server: rmcp over streamable HTTP ----------------------------------------------------------
-
-#[derive(Debug, serde::Deserialize, rmcp::schemars::JsonSchema)]
-#[schemars(crate = "rmcp::schemars")]
-struct DeleteItem {
-    /// The item's id.
-    id: i64,
-}
-
-#[derive(Debug, serde::Deserialize, rmcp::schemars::JsonSchema)]
-#[schemars(crate = "rmcp::schemars")]
-struct ExecuteSql {
-    /// SQL statements to run.
-    sql: String,
-}
-
-#[derive(Debug, Clone)]
-struct ItemsServer {
-    pool: SqlitePool,
-    tool_router: ToolRouter<Self>,
-}
-
-fn failed(error: sqlx::Error) -> ErrorData {
-    ErrorData::internal_error(format!("database error: {error}"), None)
-}
-
-#[tool_router]
-impl ItemsServer {
-    fn new(pool: SqlitePool) -> Self {
-        Self {
-            pool,
-            tool_router: Self::tool_router(),
-        }
-    }
-
-    #[tool(description = "List every item as `id name` lines")]
-    async fn list_items(&self) -> Result<CallToolResult, ErrorData> {
-        let rows = sqlx::query("SELECT id, name FROM items ORDER BY id")
-            .fetch_all(&self.pool)
-            .await
-            .map_err(failed)?;
-        let lines: Vec<String> = rows
-            .iter()
-            .map(|r| format!("{} {}", r.get::<i64, _>(0), r.get::<String, _>(1)))
-            .collect();
-        Ok(CallToolResult::success(vec![ContentBlock::text(
-            lines.join("\n"),
-        )]))
-    }
-
-    #[tool(description = "Delete one item by id")]
-    async fn delete_item(
-        &self,
-        Parameters(DeleteItem { id }): Parameters<DeleteItem>,
-    ) -> Result<CallToolResult, ErrorData> {
-        let done = sqlx::query("DELETE FROM items WHERE id = ?")
-            .bind(id)
-            .execute(&self.pool)
-            .await
-            .map_err(failed)?;
-        Ok(CallToolResult::success(vec![ContentBlock::text(format!(
-            "deleted {} item(s)",
-            done.rows_affected()
-        ))]))
-    }
-
-    #[tool(description = "Run SQL statements on the items database")]
-    async fn execute_sql(
-        &self,
-        Parameters(ExecuteSql { sql }): Parameters<ExecuteSql>,
-    ) -> Result<CallToolResult, ErrorData> {
-        match sqlx::raw_sql(&sql).fetch_all(&self.pool).await {
-            Ok(rows) => Ok(CallToolResult::success(vec![ContentBlock::text(format!(
-                "ok, {} row(s)",
-                rows.len()
-            ))])),
-            Err(error) => Ok(CallToolResult::error(vec![ContentBlock::text(format!(
-                "sql error: {error}"
-            ))])),
-        }
-    }
-
-    #[tool(description = "Delete the whole account and everything in it")]
-    async fn delete_account(&self) -> Result<CallToolResult, ErrorData> {
-        sqlx::query("DELETE FROM items")
-            .execute(&self.pool)
-            .await
-            .map_err(failed)?;
-        Ok(CallToolResult::success(vec![ContentBlock::text(
-            "account deleted",
-        )]))
-    }
-}
-
-#[tool_handler(router = self.tool_router)]
-impl ServerHandler for ItemsServer {
-    fn get_info(&self) -> ServerConfig {
-        ServerConfig::new(ServerCapabilities::builder().enable_tools().build())
-    }
-}
 
 /// One request as the MCP server received it.
 #[derive(Debug, Clone)]
@@ -232,19 +131,12 @@ async fn record_and_check(
 
 /// Starts the items server on 127.0.0.1:0; returns its MCP URL.
 async fn start_items_server(db: &Path, recorder: Recorder) -> String {
-    let options = SqliteConnectOptions::new()
-        .filename(db)
-        .create_if_missing(true);
-    let pool = SqlitePool::connect_with(options).await.unwrap();
-    sqlx::raw_sql(
-        "CREATE TABLE items (id INTEGER PRIMARY KEY, name TEXT NOT NULL);
-         INSERT INTO items (id, name) VALUES (1, 'anvil'), (2, 'bellows'), (3, 'crucible');",
-    )
-    .execute(&pool)
-    .await
-    .unwrap();
+    items_server::create_items_db(db).await.unwrap();
+    let pool = SqlitePool::connect_with(SqliteConnectOptions::new().filename(db))
+        .await
+        .unwrap();
     let service = StreamableHttpService::new(
-        move || Ok(ItemsServer::new(pool.clone())),
+        move || Ok(items_server::ItemsServer::new(pool.clone())),
         Arc::new(LocalSessionManager::default()),
         StreamableHttpServerConfig::default(),
     );
