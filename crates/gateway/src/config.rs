@@ -11,6 +11,7 @@
 //! # database_url = "postgres://…"   # the store (default: $AIRLOCK_HOME/airlock.db)
 //! # defer_seconds = 600             # cancel window of what the policy marks `defer`; 0 forwards at once
 //! # [breaker]                       # circuit breaker: per_agent = 5, per_upstream = 10, window_seconds = 60
+//! # public_url = "https://airlock.example.com"  # base of the approval page's links in notifications
 //!
 //! [upstreams.railway]
 //! url = "https://backboard.railway.com"
@@ -23,6 +24,16 @@
 //! url = "https://mcp.example.com/mcp"
 //! environment = "production"
 //! auth = { header = "Authorization", value = "Bearer ${ITEMS_TOKEN}" }
+//!
+//! [webhooks.slack]                   # told about every new pending approval (see `crate::webhooks`)
+//! url = "${SLACK_WEBHOOK_URL}"
+//! format = "slack"                   # {"text": "…"}
+//! [webhooks.ops]
+//! url = "http://127.0.0.1:9000/airlock"
+//! format = "json"                    # generic JSON, signed: `secret` is required
+//! secret = "${AIRLOCK_WEBHOOK_SECRET}"
+//! # retry_base_ms = 1000             # first retry after this; doubles each time, at most 5 minutes
+//! # max_attempts = 8                 # then give up (the error stays in the store)
 //! ```
 //!
 //! `judge_as` is for an upstream that speaks a known provider's API at another address (a local fake, a
@@ -85,6 +96,65 @@ pub struct ConfigFile {
     /// Remote MCP servers (streamable HTTP) by name: agents call `/mcp/NAME` (see `crate::mcp_http`).
     #[serde(default)]
     pub mcp_servers: BTreeMap<String, UpstreamFile>,
+    /// The base URL people reach the admin listener at, for links in notifications (default:
+    /// `http://ADMIN_LISTEN`).
+    #[serde(default)]
+    pub public_url: Option<String>,
+    /// Webhooks told about every new pending approval, by name.
+    #[serde(default)]
+    pub webhooks: BTreeMap<String, WebhookFile>,
+}
+
+/// One `[webhooks.NAME]` table as written.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WebhookFile {
+    /// Where to POST: `http(s)://…` (`${VAR}` expanded; a Slack webhook URL is itself a credential).
+    pub url: String,
+    /// Body format (default `json`).
+    #[serde(default)]
+    pub format: Option<WebhookFormat>,
+    /// The HMAC-SHA256 key of `X-Airlock-Signature` (`${VAR}` expanded); required for `json`.
+    #[serde(default)]
+    pub secret: Option<String>,
+    /// Delay before the first retry, in milliseconds; doubled for each further one.
+    #[serde(default)]
+    pub retry_base_ms: Option<u64>,
+    /// Attempts before giving up.
+    #[serde(default)]
+    pub max_attempts: Option<u32>,
+}
+
+/// What a webhook's body looks like.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum WebhookFormat {
+    /// Generic JSON (`{"event": "approval.pending", …}`), signed with the webhook's secret.
+    Json,
+    /// Slack-compatible `{"text": "…"}` (also understood by Mattermost, Rocket.Chat, …).
+    Slack,
+}
+
+/// Default delay before a webhook's first retry.
+pub const DEFAULT_WEBHOOK_RETRY_BASE_MS: u64 = 1_000;
+/// Default attempts at a webhook delivery before giving up.
+pub const DEFAULT_WEBHOOK_MAX_ATTEMPTS: u32 = 8;
+
+/// One webhook, resolved.
+#[derive(Debug, Clone)]
+pub struct WebhookConfig {
+    /// Its name (in metrics, logs and the store; never its URL).
+    pub name: String,
+    /// Where to POST, checked to be an absolute `http(s)` URL. A [`Secret`]: Slack-style URLs are credentials.
+    pub url: Secret,
+    /// Body format.
+    pub format: WebhookFormat,
+    /// The signing key, if any (always present for [`WebhookFormat::Json`]).
+    pub secret: Option<Secret>,
+    /// Delay before the first retry.
+    pub retry_base_ms: u64,
+    /// Attempts before giving up (at least 1).
+    pub max_attempts: u32,
 }
 
 /// One `[upstreams.NAME]` table as written.
@@ -160,6 +230,11 @@ pub struct GatewayConfig {
     pub defer_seconds: Option<u64>,
     /// The circuit breaker's limits (`[breaker]`, defaults from `airlock-store`).
     pub breaker: airlock_store::breaker::BreakerLimits,
+    /// Base URL of the approval page in notifications (`scheme://host[:port][/prefix]`, no trailing `/`), when
+    /// the file sets `public_url`.
+    pub public_url: Option<String>,
+    /// Webhooks by name.
+    pub webhooks: BTreeMap<String, WebhookConfig>,
 }
 
 /// One upstream, resolved.
@@ -265,6 +340,20 @@ impl GatewayConfig {
                 limits
             }
         };
+        let public_url = match file.public_url.as_deref().map(str::trim) {
+            None => None,
+            Some(url) => Some(check_public_url(url).ok_or_else(|| ConfigError::Invalid {
+                key: "public_url".into(),
+                message: format!(
+                    "`{url}` is not an http(s) base URL such as `https://airlock.example.com` (no query)"
+                ),
+            })?),
+        };
+        let mut webhooks = BTreeMap::new();
+        for (name, webhook) in file.webhooks {
+            let resolved = resolve_webhook(&name, webhook, env)?;
+            webhooks.insert(name, resolved);
+        }
         Ok(Self {
             listen,
             admin_listen,
@@ -275,6 +364,8 @@ impl GatewayConfig {
             database_url: file.database_url,
             defer_seconds: file.defer_seconds,
             breaker,
+            public_url,
+            webhooks,
         })
     }
 }
@@ -389,6 +480,83 @@ fn resolve_upstream(
         auth,
         ca_file,
         judged_base,
+    })
+}
+
+/// `public_url` without a trailing `/`, if it is an `http(s)://host[/prefix]` URL without a query.
+fn check_public_url(url: &str) -> Option<String> {
+    let uri: http::Uri = url.parse().ok()?;
+    let scheme = uri.scheme_str()?.to_ascii_lowercase();
+    let authority = uri.authority()?.as_str();
+    let fine = (scheme == "http" || scheme == "https")
+        && !authority.contains('@')
+        && uri.query().is_none();
+    fine.then(|| format!("{scheme}://{authority}{}", uri.path().trim_end_matches('/')))
+}
+
+fn resolve_webhook(
+    name: &str,
+    file: WebhookFile,
+    env: &dyn Fn(&str) -> Option<String>,
+) -> Result<WebhookConfig, ConfigError> {
+    if !valid_upstream_name(name) {
+        return Err(ConfigError::Invalid {
+            key: format!("webhooks.{name}"),
+            message:
+                "a webhook name uses letters, digits, `-`, `_` and `.` (at most 64 characters)"
+                    .into(),
+        });
+    }
+    let owner = format!("webhooks.{name}");
+    let invalid = |key: &str, message: String| ConfigError::Invalid {
+        key: format!("webhooks.{name}.{key}"),
+        message,
+    };
+    let url = expand(&file.url, &owner, "url", env)?;
+    let fine = url
+        .parse::<http::Uri>()
+        .ok()
+        .filter(|uri| {
+            matches!(uri.scheme_str(), Some("http" | "https"))
+                && uri
+                    .authority()
+                    .is_some_and(|a| !a.as_str().is_empty() && !a.as_str().contains('@'))
+        })
+        .is_some();
+    if !fine {
+        // The URL itself is not repeated: it may be a credential (Slack-style webhook URLs are).
+        return Err(invalid(
+            "url",
+            "is not an absolute http(s) URL with a host (and no user name or password)".into(),
+        ));
+    }
+    let format = file.format.unwrap_or(WebhookFormat::Json);
+    let secret = match file.secret {
+        None => None,
+        Some(secret) => Some(Secret::new(expand(&secret, &owner, "secret", env)?)),
+    };
+    if format == WebhookFormat::Json && secret.is_none() {
+        return Err(invalid(
+            "secret",
+            format!(
+                "webhook `{name}` has format = \"json\", which is signed: add `secret = \"${{AIRLOCK_WEBHOOK_SECRET}}\"` (the receiver checks `X-Airlock-Signature` with it)"
+            ),
+        ));
+    }
+    let max_attempts = file.max_attempts.unwrap_or(DEFAULT_WEBHOOK_MAX_ATTEMPTS);
+    if max_attempts == 0 {
+        return Err(invalid("max_attempts", "must be at least 1".into()));
+    }
+    Ok(WebhookConfig {
+        name: name.to_string(),
+        url: Secret::new(url),
+        format,
+        secret,
+        retry_base_ms: file
+            .retry_base_ms
+            .unwrap_or(DEFAULT_WEBHOOK_RETRY_BASE_MS)
+            .max(1),
+        max_attempts,
     })
 }
 
@@ -557,6 +725,73 @@ mod tests {
         )
         .unwrap_err();
         assert!(empty.to_string().contains("EMPTY"), "{empty}");
+    }
+
+    #[test]
+    fn webhooks_and_public_url() {
+        let config = parse(
+            "public_url = \"https://airlock.example.com/ops/\"\n[upstreams.a]\nurl = \"http://h\"\n\
+             [webhooks.ops]\nurl = \"http://127.0.0.1:9/hook\"\nformat = \"json\"\nsecret = \"${TOKEN}\"\nretry_base_ms = 10\n\
+             [webhooks.slack]\nurl = \"https://hooks.slack.com/services/${TOKEN}\"\nformat = \"slack\"\n",
+        )
+        .unwrap();
+        assert_eq!(
+            config.public_url.as_deref(),
+            Some("https://airlock.example.com/ops")
+        );
+        let ops = &config.webhooks["ops"];
+        assert_eq!(ops.format, WebhookFormat::Json);
+        assert_eq!(ops.secret.as_ref().unwrap().expose(), "s3cret");
+        assert_eq!((ops.retry_base_ms, ops.max_attempts), (10, 8));
+        let slack = &config.webhooks["slack"];
+        assert_eq!(slack.format, WebhookFormat::Slack);
+        assert_eq!(
+            slack.url.expose(),
+            "https://hooks.slack.com/services/s3cret"
+        );
+        assert!(slack.secret.is_none());
+        // Neither the secret nor a webhook URL (a credential for Slack) shows in the configuration's Debug.
+        assert!(!format!("{config:?}").contains("s3cret"));
+        assert!(!format!("{config:?}").contains("hooks.slack.com"));
+    }
+
+    #[test]
+    fn json_webhook_without_secret_is_refused_naming_it() {
+        for text in [
+            "[upstreams.a]\nurl = \"http://h\"\n[webhooks.pager]\nurl = \"http://127.0.0.1:9/\"\nformat = \"json\"\n",
+            // `json` is the default format.
+            "[upstreams.a]\nurl = \"http://h\"\n[webhooks.pager]\nurl = \"http://127.0.0.1:9/\"\n",
+        ] {
+            let err = parse(text).unwrap_err().to_string();
+            assert!(err.contains("webhooks.pager.secret"), "{err}");
+            assert!(err.contains("`pager`"), "{err}");
+            assert!(err.contains("json"), "{err}");
+        }
+        for (text, needle) in [
+            (
+                "[upstreams.a]\nurl = \"http://h\"\n[webhooks.x]\nurl = \"hooks.slack.com/x\"\nformat = \"slack\"\n",
+                "webhooks.x.url",
+            ),
+            (
+                "[upstreams.a]\nurl = \"http://h\"\n[webhooks.x]\nurl = \"http://h\"\nformat = \"xml\"\n",
+                "xml",
+            ),
+            (
+                "[upstreams.a]\nurl = \"http://h\"\n[webhooks.x]\nurl = \"http://h\"\nsecret = \"${NOPE}\"\n",
+                "NOPE",
+            ),
+            (
+                "[upstreams.a]\nurl = \"http://h\"\n[webhooks.x]\nurl = \"http://h\"\nformat = \"slack\"\nmax_attempts = 0\n",
+                "max_attempts",
+            ),
+            (
+                "public_url = \"/approvals\"\n[upstreams.a]\nurl = \"http://h\"\n",
+                "public_url",
+            ),
+        ] {
+            let err = parse(text).unwrap_err().to_string();
+            assert!(err.contains(needle), "{text}: {err}");
+        }
     }
 
     #[test]

@@ -15,7 +15,8 @@
 //!   window by the [`DeferredExecutor`];
 //! - [`mcp_http`]: remote MCP servers (`[mcp_servers.NAME]`) at `/mcp/NAME`, every `tools/call` judged;
 //! - [`reply`]: every status and JSON body the gateway answers in its own name;
-//! - [`admin`]: `/healthz`, `/metrics`, `/api/approvals/ID`, the approval page (`airlock-web`); [`metrics`]: what is measured.
+//! - [`admin`]: `/healthz`, `/metrics`, `/api/approvals/ID`, the approval page (`airlock-web`); [`metrics`]: what is measured;
+//! - [`webhooks`]: `[webhooks.NAME]` are told about every new pending approval (signed JSON or Slack text).
 //!
 //! ```no_run
 //! # async fn run() -> Result<(), Box<dyn std::error::Error>> {
@@ -45,6 +46,7 @@ pub mod reply;
 pub mod route;
 pub mod tokens;
 pub mod upstream;
+pub mod webhooks;
 
 use std::collections::HashMap;
 use std::future::Future;
@@ -82,6 +84,7 @@ pub struct Gateway {
     guards: Vec<Arc<dyn ForwardGuard>>,
     token_recheck: Duration,
     executor_interval: Duration,
+    webhook_interval: Duration,
 }
 
 impl Gateway {
@@ -93,7 +96,15 @@ impl Gateway {
             guards: Vec::new(),
             token_recheck: tokens::TOKEN_RECHECK,
             executor_interval: deferred::EXECUTOR_INTERVAL,
+            webhook_interval: webhooks::POLL_INTERVAL,
         }
+    }
+
+    /// How often the webhook notifier looks for new pending approvals when nothing is due sooner (default
+    /// [`webhooks::POLL_INTERVAL`], one second).
+    pub fn with_webhook_interval(mut self, interval: Duration) -> Self {
+        self.webhook_interval = interval.max(Duration::from_millis(1));
+        self
     }
 
     /// How often the deferred-request executor looks for due requests (default
@@ -166,6 +177,13 @@ impl Gateway {
             &self.config.mcp_servers,
             admin_host.to_string(),
         )?);
+        let page_base = self
+            .config
+            .public_url
+            .clone()
+            .unwrap_or_else(|| format!("http://{admin_host}"));
+        let notifier =
+            webhooks::Notifier::new(self.gate.store().clone(), &self.config.webhooks, &page_base)?;
         let admin_state = Arc::new(admin::AdminState {
             gate: self.gate,
             metrics,
@@ -180,6 +198,8 @@ impl Gateway {
             mcp,
             breaker: self.config.breaker,
             executor_interval: self.executor_interval,
+            notifier,
+            webhook_interval: self.webhook_interval,
         })
     }
 }
@@ -206,6 +226,8 @@ pub struct BoundGateway {
     mcp: Arc<mcp_http::McpState>,
     breaker: airlock_store::breaker::BreakerLimits,
     executor_interval: Duration,
+    notifier: webhooks::Notifier,
+    webhook_interval: Duration,
 }
 
 impl BoundGateway {
@@ -226,8 +248,8 @@ impl BoundGateway {
     }
 
     /// Serves both listeners until `shutdown` completes (then stops accepting and lets requests in flight
-    /// finish), or until a listener fails. Runs the deferred-request executor and the breaker gauge's
-    /// watcher alongside, until then.
+    /// finish), or until a listener fails. Runs the deferred-request executor, the breaker gauge's watcher
+    /// and the webhook notifier (when webhooks are configured) alongside, until then.
     pub async fn run(
         self,
         shutdown: impl Future<Output = ()> + Send + 'static,
@@ -264,6 +286,10 @@ impl BoundGateway {
         let background = [
             tokio::spawn(executor.run(self.executor_interval, wait(stop_rx.clone()))),
             tokio::spawn(breaker::watch(store, self.breaker, wait(stop_rx.clone()))),
+            tokio::spawn(
+                self.notifier
+                    .run(self.webhook_interval, wait(stop_rx.clone())),
+            ),
         ];
         let agent_task = tokio::spawn(agent_server);
         let admin_task = tokio::spawn(admin_server);

@@ -10,7 +10,9 @@
 //!   `expired`, `pending` when answered 202);
 //! - `airlock_gateway_upstream_latency_seconds{upstream}` — upstream time to response headers;
 //! - `airlock_gateway_upstream_errors_total{upstream}` — upstream connection failures;
-//! - `airlock_gateway_breaker_open{scope}` — 1 while a circuit breaker is open ([`set_breaker_state`]).
+//! - `airlock_gateway_breaker_open{scope}` — 1 while a circuit breaker is open ([`set_breaker_state`]);
+//! - `airlock_webhook_deliveries_total{webhook, result}` — webhook notification attempts by configured webhook
+//!   name; `result` is `delivered`, `failed` (retry scheduled), `gave_up` or `skipped` ([`crate::webhooks`]).
 //!
 //! The recorder is process-wide (the `metrics` crate has one global recorder): several gateways in one
 //! process (tests) share it.
@@ -32,6 +34,8 @@ pub const UPSTREAM_LATENCY: &str = "airlock_gateway_upstream_latency_seconds";
 pub const UPSTREAM_ERRORS: &str = "airlock_gateway_upstream_errors_total";
 /// Circuit breaker state gauge.
 pub const BREAKER_OPEN: &str = "airlock_gateway_breaker_open";
+/// Webhook notification attempts, by webhook and result.
+pub const WEBHOOK_DELIVERIES: &str = "airlock_webhook_deliveries_total";
 
 const LATENCY_BUCKETS: &[f64] = &[
     0.000_25, 0.000_5, 0.001, 0.002_5, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0,
@@ -101,6 +105,10 @@ fn describe() {
         BREAKER_OPEN,
         "1 while the circuit breaker for this scope is open."
     );
+    metrics::describe_counter!(
+        WEBHOOK_DELIVERIES,
+        "Webhook notification attempts, by webhook and result."
+    );
 }
 
 /// Keeps histogram storage bounded; runs until the process ends.
@@ -163,6 +171,12 @@ pub fn held(upstream: &str, result: &'static str, waited: Duration) {
 /// Counts an upstream failure.
 pub fn upstream_error(upstream: &str) {
     metrics::counter!(UPSTREAM_ERRORS, "upstream" => upstream.to_string()).increment(1);
+}
+
+/// Counts a webhook notification attempt (`webhook` is a configured name, `result` a fixed word).
+pub fn webhook_delivery(webhook: &str, result: &'static str) {
+    metrics::counter!(WEBHOOK_DELIVERIES, "webhook" => webhook.to_string(), "result" => result)
+        .increment(1);
 }
 
 /// Sets the circuit breaker gauge for `scope` (e.g. `agent:NAME` or `upstream:NAME`): for the breaker to

@@ -33,6 +33,7 @@ pub mod db;
 pub mod deferred;
 pub mod error;
 pub mod gate;
+pub mod notifications;
 pub mod redact;
 pub mod snapshots;
 
@@ -55,6 +56,7 @@ pub use deferred::{
 };
 pub use error::{Result, StoreError};
 pub use gate::{Gate, Settled, Settlement};
+pub use notifications::Notification;
 pub use snapshots::{
     PlanError, SnapshotError, SnapshotInfo, SnapshotLimits, SnapshotMeta, SnapshotOutcome,
     SnapshotPlan, plan_snapshot,

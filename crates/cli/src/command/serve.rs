@@ -1,7 +1,10 @@
 //! `airlock serve [--config FILE] [--policy FILE]`: runs the HTTP gateway (crates/gateway) until Ctrl-C or
 //! SIGTERM. The configuration is `$AIRLOCK_HOME/airlock.toml` unless `--config` names another file; `${VAR}`
 //! credentials come from this process's environment, and a missing one refuses to start. Prints one line
-//! with both listening addresses on stdout when ready; logs go to stderr (`RUST_LOG`).
+//! with both listening addresses on stdout when ready; logs go to stderr (`RUST_LOG`). Alongside the gateway it
+//! runs the deferred-request executor and, when `[webhooks.NAME]` are configured, the webhook notifier that
+//! announces every new pending approval, including those held by `airlock hook` processes
+//! (`airlock_gateway::webhooks`).
 
 use std::path::PathBuf;
 use std::sync::Arc;
