@@ -56,25 +56,7 @@ impl Upstream {
             message,
         };
         let roots = roots_for(&config)?;
-        let tls = rustls::ClientConfig::builder_with_provider(Arc::new(
-            rustls::crypto::ring::default_provider(),
-        ))
-        .with_safe_default_protocol_versions()
-        .map_err(|e| tls_error(e.to_string()))?
-        .with_root_certificates(roots)
-        .with_no_client_auth();
-        let mut http = HttpConnector::new();
-        http.enforce_http(false);
-        http.set_nodelay(true);
-        http.set_connect_timeout(Some(CONNECT_TIMEOUT));
-        let connector = hyper_rustls::HttpsConnectorBuilder::new()
-            .with_tls_config(tls)
-            .https_or_http()
-            .enable_http1()
-            .wrap_connector(http);
-        let client = Client::builder(TokioExecutor::new())
-            .pool_idle_timeout(Duration::from_secs(60))
-            .build(connector);
+        let client = pooled_client(roots, CONNECT_TIMEOUT, Duration::from_secs(60), &name)?;
         let auth = match &config.auth {
             None => None,
             Some((header, secret)) => {
@@ -213,6 +195,12 @@ fn roots_for(config: &UpstreamConfig) -> Result<RootCertStore, GatewayError> {
     if config.scheme != "https" {
         return Ok(roots);
     }
+    system_roots(&config.name)
+}
+
+/// The system's root certificates; an error naming `owner` (an upstream, `webhooks.NAME`) when none load.
+pub(crate) fn system_roots(owner: &str) -> Result<RootCertStore, GatewayError> {
+    let mut roots = RootCertStore::empty();
     let found = rustls_native_certs::load_native_certs();
     let (added, _ignored) = roots.add_parsable_certificates(found.certs);
     if added == 0 {
@@ -222,11 +210,43 @@ fn roots_for(config: &UpstreamConfig) -> Result<RootCertStore, GatewayError> {
             .map(ToString::to_string)
             .unwrap_or_else(|| "none found".into());
         return Err(GatewayError::NoRoots {
-            upstream: config.name.clone(),
+            upstream: owner.to_string(),
             message,
         });
     }
     Ok(roots)
+}
+
+/// A pooled HTTP/1.1 client, plain or TLS (rustls on ring) trusting exactly `roots`, for the upstreams and the
+/// webhooks; `owner` names the user in a TLS set-up error.
+pub(crate) fn pooled_client(
+    roots: RootCertStore,
+    connect_timeout: Duration,
+    pool_idle_timeout: Duration,
+    owner: &str,
+) -> Result<UpstreamClient, GatewayError> {
+    let tls = rustls::ClientConfig::builder_with_provider(Arc::new(
+        rustls::crypto::ring::default_provider(),
+    ))
+    .with_safe_default_protocol_versions()
+    .map_err(|e| GatewayError::Tls {
+        upstream: owner.to_string(),
+        message: e.to_string(),
+    })?
+    .with_root_certificates(roots)
+    .with_no_client_auth();
+    let mut http = HttpConnector::new();
+    http.enforce_http(false);
+    http.set_nodelay(true);
+    http.set_connect_timeout(Some(connect_timeout));
+    let connector = hyper_rustls::HttpsConnectorBuilder::new()
+        .with_tls_config(tls)
+        .https_or_http()
+        .enable_http1()
+        .wrap_connector(http);
+    Ok(Client::builder(TokioExecutor::new())
+        .pool_idle_timeout(pool_idle_timeout)
+        .build(connector))
 }
 
 #[cfg(test)]

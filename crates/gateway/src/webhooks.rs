@@ -41,10 +41,6 @@ use hmac::{Hmac, Mac as _};
 use http::header::{CONTENT_TYPE, HeaderValue, USER_AGENT};
 use http::{Request, Uri};
 use http_body_util::Full;
-use hyper_rustls::HttpsConnector;
-use hyper_util::client::legacy::Client;
-use hyper_util::client::legacy::connect::HttpConnector;
-use hyper_util::rt::TokioExecutor;
 use serde_json::json;
 use sha2::Sha256;
 
@@ -70,7 +66,7 @@ pub const TIMESTAMP_HEADER: &str = "x-airlock-timestamp";
 /// [`EVENT`].
 pub const EVENT_HEADER: &str = "x-airlock-event";
 
-type WebhookClient = Client<HttpsConnector<HttpConnector>, Full<Bytes>>;
+type WebhookClient = crate::upstream::UpstreamClient;
 
 struct Webhook {
     config: WebhookConfig,
@@ -124,8 +120,7 @@ impl Notifier {
         page_base: &str,
     ) -> Result<Self, GatewayError> {
         let mut resolved = BTreeMap::new();
-        let mut roots = rustls::RootCertStore::empty();
-        let mut roots_loaded = false;
+        let mut roots = None;
         for (name, config) in webhooks {
             let owner = format!("webhooks.{name}");
             let uri: Uri = config.url.expose().parse().map_err(|_| {
@@ -134,20 +129,8 @@ impl Notifier {
                     message: "is not a URL".into(),
                 })
             })?;
-            if uri.scheme_str() == Some("https") && !roots_loaded {
-                let found = rustls_native_certs::load_native_certs();
-                let (added, _ignored) = roots.add_parsable_certificates(found.certs);
-                if added == 0 {
-                    return Err(GatewayError::NoRoots {
-                        upstream: owner,
-                        message: found
-                            .errors
-                            .first()
-                            .map(ToString::to_string)
-                            .unwrap_or_else(|| "none found".into()),
-                    });
-                }
-                roots_loaded = true;
+            if uri.scheme_str() == Some("https") && roots.is_none() {
+                roots = Some(crate::upstream::system_roots(&owner)?);
             }
             resolved.insert(
                 name.clone(),
@@ -157,27 +140,12 @@ impl Notifier {
                 },
             );
         }
-        let tls = rustls::ClientConfig::builder_with_provider(Arc::new(
-            rustls::crypto::ring::default_provider(),
-        ))
-        .with_safe_default_protocol_versions()
-        .map_err(|e| GatewayError::Tls {
-            upstream: "webhooks".into(),
-            message: e.to_string(),
-        })?
-        .with_root_certificates(roots)
-        .with_no_client_auth();
-        let mut http = HttpConnector::new();
-        http.enforce_http(false);
-        http.set_connect_timeout(Some(ATTEMPT_TIMEOUT));
-        let connector = hyper_rustls::HttpsConnectorBuilder::new()
-            .with_tls_config(tls)
-            .https_or_http()
-            .enable_http1()
-            .wrap_connector(http);
-        let client = Client::builder(TokioExecutor::new())
-            .pool_idle_timeout(Duration::from_secs(30))
-            .build(connector);
+        let client = crate::upstream::pooled_client(
+            roots.unwrap_or_else(rustls::RootCertStore::empty),
+            ATTEMPT_TIMEOUT,
+            Duration::from_secs(30),
+            "webhooks",
+        )?;
         Ok(Self {
             store,
             names: Arc::new(resolved.keys().cloned().collect()),

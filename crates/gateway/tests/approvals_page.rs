@@ -21,9 +21,8 @@ use std::time::Duration;
 
 use base64::Engine as _;
 use serde_json::{Value, json};
-use support::{Answer, Harness, Options, VOLUME_DELETE, send};
+use support::{Answer, GRAPHQL, Harness, Options, VOLUME_DELETE, send};
 
-const GRAPHQL: &str = "/u/railway/graphql/v2";
 const CHROMIUM: &str = "/usr/bin/chromium";
 const CHROMEDRIVER: &str = "/usr/bin/chromedriver";
 const ELEMENT: &str = "element-6066-11e4-a52e-4f735466cecf";

@@ -14,9 +14,7 @@ mod support;
 
 use std::io::Write as _;
 
-use support::{Harness, Options, VOLUME_DELETE, raw_status, send, send_raw};
-
-const GRAPHQL: &str = "/u/railway/graphql/v2";
+use support::{GRAPHQL, Harness, Options, VOLUME_DELETE, raw_status, send, send_raw};
 
 fn gzip(data: &[u8]) -> Vec<u8> {
     let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());

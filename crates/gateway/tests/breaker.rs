@@ -16,9 +16,7 @@ mod support;
 use std::time::Duration;
 
 use airlock_store::breaker::BreakerScope;
-use support::{Answer, Harness, Options, send};
-
-const GRAPHQL: &str = "/u/railway/graphql/v2";
+use support::{Answer, GRAPHQL, Harness, Options, send};
 
 fn volume_delete(n: usize) -> String {
     format!(r#"{{"query":"mutation {{ volumeDelete(volumeId: \"vol-{n}\") }}"}}"#)

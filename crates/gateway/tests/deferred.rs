@@ -23,9 +23,8 @@ use airlock_gateway::{DeferredExecutor, Gateway, GatewayConfig, RunningGateway};
 use airlock_store::deferred::{DeferredState, NewDeferred, ReplayRequest};
 use airlock_store::gate::Gate;
 use airlock_store::{AuditFilter, ManualClock, Store};
-use support::{EchoUpstream, UPSTREAM_SECRET, VOLUME_DELETE, send};
+use support::{EchoUpstream, GRAPHQL, UPSTREAM_SECRET, VOLUME_DELETE, send};
 
-const GRAPHQL: &str = "/u/railway/graphql/v2";
 /// The cancel window the tests configure.
 const WINDOW_SECONDS: u64 = 60;
 

@@ -13,9 +13,7 @@
 mod support;
 
 use airlock_store::ApprovalState;
-use support::{Harness, Options, VOLUME_DELETE, send};
-
-const GRAPHQL: &str = "/u/railway/graphql/v2";
+use support::{GRAPHQL, Harness, Options, VOLUME_DELETE, send};
 
 async fn audit_outcomes(h: &Harness) -> Vec<String> {
     let mut entries = h

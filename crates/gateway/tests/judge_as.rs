@@ -12,9 +12,7 @@
 
 mod support;
 
-use support::{Harness, Options, VOLUME_DELETE};
-
-const GRAPHQL: &str = "/u/railway/graphql/v2";
+use support::{GRAPHQL, Harness, Options, VOLUME_DELETE};
 
 async fn held_rule(railway_config: &str) -> (String, String, Harness) {
     let h = Harness::start(Options {

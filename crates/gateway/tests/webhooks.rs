@@ -32,11 +32,10 @@ use hmac::{Hmac, Mac as _};
 use http::Request;
 use http_body_util::BodyExt as _;
 use sha2::Sha256;
-use support::{EchoUpstream, UPSTREAM_SECRET, VOLUME_DELETE, send};
+use support::{EchoUpstream, GRAPHQL, UPSTREAM_SECRET, VOLUME_DELETE, send};
 use tokio::net::TcpListener;
 use tokio::sync::{Notify, mpsc};
 
-const GRAPHQL: &str = "/u/railway/graphql/v2";
 const WEBHOOK_SECRET: &str = "whsec-test-7f3a9c2e5b1d";
 
 /// One POST as the receiver got it.

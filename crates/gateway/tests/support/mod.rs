@@ -434,6 +434,9 @@ pub fn raw_status(answer: &str) -> u16 {
         .unwrap_or_else(|| panic!("no status line in {answer:?}"))
 }
 
+/// The agent-side path of the Railway upstream's GraphQL endpoint.
+pub const GRAPHQL: &str = "/u/railway/graphql/v2";
+
 /// The incident's request body: a GraphQL `volumeDelete` mutation.
 pub const VOLUME_DELETE: &str =
     r#"{"query":"mutation { volumeDelete(volumeId: \"3d2f6a0e-prod-volume\") }"}"#;
