@@ -162,13 +162,21 @@ impl Browser {
             .to_string()
     }
 
+    /// The text of `css`, finding the element again when the page replaced it between the find and the read
+    /// (a stale element reference while a page loads), for up to 5 s.
     async fn text(&self, css: &str) -> String {
-        let id = self.find(css).await;
-        self.cmd("GET", &format!("/element/{id}/text"), json!({}))
-            .await
-            .as_str()
-            .unwrap()
-            .to_string()
+        let mut answer = Value::Null;
+        for _ in 0..100 {
+            let id = self.find(css).await;
+            answer = self
+                .cmd("GET", &format!("/element/{id}/text"), json!({}))
+                .await;
+            if let Some(text) = answer.as_str() {
+                return text.to_string();
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        panic!("cannot read the text of `{css}`: {answer}")
     }
 
     /// The text of `css` once it contains `needle` (waiting up to 5 s for the page after a click to load);
