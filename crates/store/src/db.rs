@@ -27,6 +27,10 @@ pub const SQLITE_BUSY_TIMEOUT: Duration = Duration::from_secs(30);
 /// [`Store::open_sqlite`]).
 const SQLITE_WAL_AUTOCHECKPOINT_PAGES: u32 = 64;
 
+/// The write-ahead log size past which [`Store::trim_wal`] empties it: about `wal_autocheckpoint` frames (a
+/// frame is a 4 KiB page and a 24-byte header, after the log's 32-byte header).
+const SQLITE_WAL_TRIM_BYTES: u64 = 32 + SQLITE_WAL_AUTOCHECKPOINT_PAGES as u64 * (4096 + 24);
+
 /// Which database a store runs on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Backend {
@@ -139,6 +143,26 @@ fn sqlite_error(location: &str, source: sqlx::Error) -> StoreError {
     }
 }
 
+/// Whether `err` is SQLite's "database is locked" (`SQLITE_BUSY`, `SQLITE_LOCKED` and their extended codes),
+/// from opening the file or from a migration: another process holds a lock for a moment.
+fn is_sqlite_busy(err: &StoreError) -> bool {
+    let source = match err {
+        StoreError::Open { source, .. } => source,
+        StoreError::Migrate {
+            source:
+                sqlx::migrate::MigrateError::Execute(source)
+                | sqlx::migrate::MigrateError::ExecuteMigration(source, _),
+            ..
+        } => source,
+        _ => return false,
+    };
+    let sqlx::Error::Database(db) = source else {
+        return false;
+    };
+    let code = db.code().and_then(|c| c.parse::<i64>().ok()).unwrap_or(0) & 0xff;
+    code == 5 || code == 6
+}
+
 impl Store {
     /// Opens (and on first use creates and migrates) the database at `url`: `sqlite://PATH` or
     /// `postgres://…`.
@@ -156,6 +180,12 @@ impl Store {
 
     /// Opens the SQLite file at `path`, creating it (and its directory) if it does not exist. An existing file
     /// that is not a readable airlock database is an error; it is never replaced.
+    ///
+    /// Several processes opening a new file at the same moment (twenty hook calls at once) race to switch it to
+    /// WAL and to migrate it; SQLite answers some of those steps with "database is locked" at once instead of
+    /// waiting for the busy timeout (a connection that already read the file header cannot wait for another's
+    /// write lock). Such an open is retried from the start, with growing pauses, for up to
+    /// [`SQLITE_BUSY_TIMEOUT`]; any other error is returned at once.
     pub async fn open_sqlite(path: &Path, options: &OpenOptions) -> Result<Self> {
         let location = path.display().to_string();
         if let Some(parent) = path
@@ -167,6 +197,22 @@ impl Store {
                 source: sqlx::Error::Io(e),
             })?;
         }
+        let deadline = std::time::Instant::now() + SQLITE_BUSY_TIMEOUT;
+        let mut pause = Duration::from_millis(1);
+        loop {
+            match Self::try_open_sqlite(path, &location, options).await {
+                Err(err) if is_sqlite_busy(&err) && std::time::Instant::now() < deadline => {
+                    tokio::time::sleep(pause).await;
+                    pause = (pause * 2).min(Duration::from_millis(50));
+                }
+                result => return result,
+            }
+        }
+    }
+
+    /// One attempt of [`Store::open_sqlite`].
+    async fn try_open_sqlite(path: &Path, location: &str, options: &OpenOptions) -> Result<Self> {
+        let location = location.to_string();
         let connect = SqliteConnectOptions::new()
             .filename(path)
             .create_if_missing(true)
@@ -177,7 +223,8 @@ impl Store {
             // SQLite's 1000. A process that opens the file while no other has it open (every `airlock hook`) rebuilds
             // the log's index by reading and checksumming the whole log: at 1000 pages that cost a hook call ~2 ms
             // of its ~4 (`perf stat` task-clock at 1000 vs 60 pages); a checkpoint of 64 pages is a few page copies and
-            // two fsyncs (~0.08 ms each measured here), paid by one commit in ~20.
+            // two fsyncs (~0.08 ms each measured here), paid by one commit in ~20 — provided the log is started
+            // over, which processes that exit without closing need `Store::trim_wal` for.
             .pragma(
                 "wal_autocheckpoint",
                 SQLITE_WAL_AUTOCHECKPOINT_PAGES.to_string(),
@@ -203,6 +250,40 @@ impl Store {
         };
         store.migrate().await?;
         Ok(store)
+    }
+
+    /// Empties the SQLite write-ahead log when it has grown past [`SQLITE_WAL_TRIM_BYTES`]; a no-op on PostgreSQL,
+    /// and best effort (nothing is reported, the next call tries again). For processes that exit without closing
+    /// the store (`airlock hook`): SQLite only starts the log over when a process finds it fully copied into the
+    /// database, and the first process to open the file after all others exited rebuilds the log's index from
+    /// scratch, forgetting what was copied — so with no long-lived process holding the file open the log grew by
+    /// every commit (4 MB after 300 hook calls), every call read all of it, and every commit past
+    /// `wal_autocheckpoint` copied all of it into the database again (with two fsyncs). A `TRUNCATE` checkpoint
+    /// copies what is left, syncs the database and cuts the log to nothing. It never waits: with a reader or
+    /// writer in another process, it copies what it can and leaves the log for a later call.
+    pub async fn trim_wal(&self) {
+        let Pool::Sqlite(pool) = &self.pool else {
+            return;
+        };
+        let wal = format!("{}-wal", self.location);
+        if !std::fs::metadata(&wal).is_ok_and(|meta| meta.len() > SQLITE_WAL_TRIM_BYTES) {
+            return;
+        }
+        let Ok(mut conn) = pool.acquire().await else {
+            return;
+        };
+        let _ = sqlx::query("PRAGMA busy_timeout = 0")
+            .execute(&mut *conn)
+            .await;
+        let _ = sqlx::query("PRAGMA wal_checkpoint(TRUNCATE)")
+            .execute(&mut *conn)
+            .await;
+        let _ = sqlx::query(&format!(
+            "PRAGMA busy_timeout = {}",
+            SQLITE_BUSY_TIMEOUT.as_millis()
+        ))
+        .execute(&mut *conn)
+        .await;
     }
 
     async fn open_postgres(url: &str, options: &OpenOptions) -> Result<Self> {
