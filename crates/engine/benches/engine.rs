@@ -1,5 +1,8 @@
 //! Engine benchmarks (`cargo bench -p airlock-engine`): classify + decide for typical requests, and engine
 //! start (load catalogue + policy), which every hook process pays once.
+//!
+//! The benchmark uses the allocator the shipping `airlock` binary uses (mimalloc, see `crates/cli/src/main.rs`),
+//! so the figures are what the hook and the gateway pay; the engine itself does not choose an allocator.
 #![allow(
     clippy::unwrap_used,
     clippy::expect_used,
@@ -10,6 +13,10 @@
 )]
 
 use airlock_engine::{Engine, Envelope};
+
+/// The same global allocator as the `airlock` binary.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 fn main() {
     divan::main();

@@ -13,6 +13,10 @@
 
 use airlock_engine::{Engine, Envelope};
 
+/// The allocator of the shipping `airlock` binary (`crates/cli/src/main.rs`), so profiles count what it runs.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() {
     let args: Vec<String> = std::env::args().collect();
     let json = args.get(1).expect("usage: profile REQUEST-JSON [N]");

@@ -374,7 +374,8 @@ fn pattern_matches(
 }
 
 /// Whether a filter value (a Hasura `where`, a Mongo `filter`) holds at least one concrete condition:
-/// some non-null scalar somewhere inside it. `{}`, `null`, `{_and: [{}]}` and a missing value hold none.
+/// some non-null scalar somewhere inside it that is not always true. `{}`, `null`, `{_and: [{}]}`, a
+/// missing value and tautologies on an id (`{id: {_gt: 0}}`, `{_id: {$exists: true}}`) hold none.
 pub(crate) fn has_condition(value: Option<&Value>, depth: u32) -> bool {
     if depth > MAX_NESTING {
         return true;
@@ -384,7 +385,37 @@ pub(crate) fn has_condition(value: Option<&Value>, depth: u32) -> bool {
         Some(Value::String(s)) => !s.trim().is_empty() && s.trim() != "{}",
         Some(Value::Bool(_) | Value::Number(_)) => true,
         Some(Value::Array(items)) => items.iter().any(|v| has_condition(Some(v), depth + 1)),
-        Some(Value::Object(map)) => map.values().any(|v| has_condition(Some(v), depth + 1)),
+        Some(Value::Object(map)) => map
+            .iter()
+            .any(|(k, v)| !is_always_true(k, v) && has_condition(Some(v), depth + 1)),
+    }
+}
+
+/// Whether `key: {op: value}` holds for every row: an id compared to 0 (`_gt: 0`, `$gte: 1`,
+/// `_neq: 0`), an id that is not null or exists, or a match-all pattern (`_like: "%"`, `$regex: ".*"`).
+fn is_always_true(key: &str, value: &Value) -> bool {
+    let Some((op, operand)) = value.as_object().and_then(|m| {
+        let mut entries = m.iter();
+        entries.next().filter(|_| entries.next().is_none())
+    }) else {
+        return false;
+    };
+    let k = key.to_ascii_lowercase();
+    let id = matches!(k.as_str(), "id" | "_id" | "uuid" | "rowid" | "oid") || k.ends_with("_id");
+    let num = operand.as_f64();
+    match op.as_str() {
+        "_gt" | "$gt" => id && num.is_some_and(|n| n <= 0.0),
+        "_gte" | "$gte" => id && num.is_some_and(|n| n <= 1.0),
+        "_neq" | "$ne" => id && (operand.is_null() || num.is_some_and(|n| n == 0.0)),
+        "_is_null" => id && operand == &Value::Bool(false),
+        "$exists" => id && operand == &Value::Bool(true),
+        "_like" | "_ilike" => operand
+            .as_str()
+            .is_some_and(|p| !p.is_empty() && p.chars().all(|c| c == '%')),
+        "$regex" | "_regex" | "_iregex" | "_similar" => operand
+            .as_str()
+            .is_some_and(|p| matches!(p, "" | ".*" | "^" | "^.*" | ".*$" | "^.*$")),
+        _ => false,
     }
 }
 

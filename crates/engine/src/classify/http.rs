@@ -10,6 +10,7 @@
 //! string holding the document is spelled the way serde_json writes it (any escapes), else the whole body.
 
 pub(crate) mod secrets;
+mod sql_body;
 pub(crate) mod text;
 
 use std::collections::BTreeMap;
@@ -130,22 +131,50 @@ struct Parts<'r> {
 
 /// Classifies an HTTP request. Spans are relative to [`http_text`] (see the module doc).
 pub fn classify_http(cx: &Classifier<'_>, request: &HttpRequest) -> Vec<Action> {
+    classify_http_and_host(cx, request).0
+}
+
+/// [`classify_http`], and the host of `url::Url::parse(&request.url)` (`""` when it does not parse or has
+/// none), when it was found on the way: `None` when the URL has surrounding whitespace, which this
+/// classifier trims before parsing. Callers that need the host then need not parse the URL again.
+pub(crate) fn classify_http_and_host(
+    cx: &Classifier<'_>,
+    request: &HttpRequest,
+) -> (Vec<Action>, Option<String>) {
     let line = Span::new(0, url_offset(request) + request.url.len());
-    let url = match Url::parse(request.url.trim()) {
+    let trimmed = request.url.trim();
+    let parsed = Url::parse(trimmed);
+    let host = (trimmed.len() == request.url.len()).then(|| {
+        parsed
+            .as_ref()
+            .ok()
+            .and_then(|u| u.host_str())
+            .unwrap_or_default()
+            .to_string()
+    });
+    let url = match parsed {
         Ok(url) if url.host_str().is_some() => url,
         _ => {
-            return vec![cx.action(
+            let unparseable = cx.action(
                 UNPARSEABLE_URL,
                 RequestKind::Http,
                 request.url.clone(),
                 Some(line),
-            )];
+            );
+            return (vec![unparseable], host);
         }
     };
     let parts = Parts::new(request, &url);
     let mut actions = graphql_actions(cx, &parts, &url);
     actions.extend(rule_actions(cx, &parts, line));
-    actions
+    actions.extend(sql_body::sql_body_actions(
+        cx,
+        &parts.method,
+        &parts.segments,
+        parts.body,
+        body_offset(request),
+    ));
+    (actions, host)
 }
 
 impl<'r> Parts<'r> {

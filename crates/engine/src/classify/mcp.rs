@@ -92,6 +92,8 @@ const SQL_KEYS: &[&str] = &[
     "statements",
     "sql_query",
     "sqlQuery",
+    "sqlStatements",
+    "sql_statements",
     "queries",
     "migration",
 ];
@@ -389,7 +391,13 @@ impl Call<'_> {
                 // `statement` always are (the SQL classifier asks about what it cannot parse).
                 let explicit = matches!(
                     *key,
-                    "sql" | "statement" | "statements" | "sql_query" | "sqlQuery"
+                    "sql"
+                        | "statement"
+                        | "statements"
+                        | "sql_query"
+                        | "sqlQuery"
+                        | "sqlStatements"
+                        | "sql_statements"
                 );
                 if !(explicit || ((sql_tool || sql_server) && !search_tool && looks_like_sql(text)))
                 {
@@ -503,6 +511,25 @@ impl Call<'_> {
                         Some(self.value_span(other)),
                     ));
                 }
+            }
+        }
+        // No command line, only an argv for the CLI the tool or server is named after
+        // (`gcloud run_gcloud_command {"args": ["projects", "delete", "acme-prod"]}`).
+        if !COMMAND_KEYS.iter().any(|k| self.args.contains_key(*k))
+            && let Some(value) = self.args.get("args").or_else(|| self.args.get("argv"))
+            && let Some(words) = argv(value).filter(|w| !w.is_empty())
+        {
+            let joined = join_argv(&words);
+            let cli = self.implied_cli(&joined).or_else(|| {
+                self.words
+                    .iter()
+                    .map(String::as_str)
+                    .find(|w| IMPLIED_CLIS.contains(w))
+                    .filter(|w| !words.first().is_some_and(|f| f.eq_ignore_ascii_case(w)))
+            });
+            if let Some(cli) = cli {
+                let line = format!("{cli} {joined}");
+                out.extend(respan_all(cx.shell(&line), self.value_span(value)));
             }
         }
     }
@@ -700,7 +727,7 @@ impl Call<'_> {
 }
 
 /// Whether text starts with an SQL keyword.
-fn looks_like_sql(text: &str) -> bool {
+pub(crate) fn looks_like_sql(text: &str) -> bool {
     let trimmed = text.trim_start_matches(|c: char| c.is_whitespace() || c == ';');
     // Skip leading comments (`-- …` lines and `/* … */`).
     let mut rest = trimmed;

@@ -128,6 +128,10 @@ pub(crate) struct RWord {
     feeds: Option<Box<Flow>>,
 }
 
+/// Marks, among an [`RWord`]'s `subst_names`, a command substitution whose output is a secret
+/// (`$(cat ~/.ssh/id_rsa | base64)`): sent as an argument of a network client, it leaves the machine.
+const SECRET_SUBST: &str = "<secret>";
+
 impl RWord {
     /// A synthetic word (e.g. the `{}` xargs supplies) at `span`.
     fn synthetic(text: &str, span: Span) -> Self {

@@ -17,7 +17,7 @@
 mod airlock_self;
 mod args;
 mod db;
-mod exfil;
+pub(crate) mod exfil;
 mod flags;
 mod fs;
 mod login_keys;

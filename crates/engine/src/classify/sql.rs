@@ -80,6 +80,7 @@ pub fn classify_sql(cx: &Classifier<'_>, dialect: SqlDialect, sql: &str) -> Vec<
         vars: BTreeMap::new(),
         out: Vec::new(),
         reuse_tokens: false,
+        every_row_ctes: Vec::new(),
     };
     batch.run();
     dedupe(batch.out)
@@ -104,6 +105,8 @@ struct Batch<'a> {
     /// Whether a statement's tokens are exactly what the request's dialect makes of the statement's text,
     /// so that it can be parsed from them instead of tokenizing it again.
     reuse_tokens: bool,
+    /// CTEs in scope that select every row of a table (`WITH old AS (SELECT id FROM users)`): name → table.
+    every_row_ctes: Vec<(String, String)>,
 }
 
 /// A token with its byte range in the text it came from.

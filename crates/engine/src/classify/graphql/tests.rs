@@ -214,3 +214,30 @@ fn string_unescape() {
     assert_eq!(unescape(r#""""block "quote" """"#), "block \"quote\" ");
     assert_eq!(unescape(r#""bad \u12""#), "bad \u{12}");
 }
+
+#[test]
+fn always_true_where_counts_as_unscoped() {
+    let doc = "mutation D($w: orders_bool_exp!) { delete_orders(where: $w) { affected_rows } }";
+    for every_row in [
+        json!({"id": {"_gt": 0}}),
+        json!({"id": {"_is_null": false}}),
+        json!({"_and": [{"order_id": {"_gte": 1}}]}),
+        json!({"name": {"_like": "%"}}),
+    ] {
+        let found = run(doc, None, Some(json!({"w": every_row})), "h.example.com");
+        assert_eq!(
+            found.first().map(|f| f.0.as_str()),
+            Some("GQL002"),
+            "{every_row}"
+        );
+    }
+    for scoped in [
+        json!({"id": {"_gt": 100}}),
+        json!({"deleted_at": {"_neq": "2024-01-01"}}),
+        json!({"status": {"_is_null": false}}),
+        json!({"id": {"_gt": 0}, "user_id": {"_eq": 7}}),
+    ] {
+        let found = run(doc, None, Some(json!({"w": scoped})), "h.example.com");
+        assert!(found.is_empty(), "{scoped}");
+    }
+}

@@ -444,3 +444,24 @@ fn garbage_never_panics() {
         }
     }
 }
+
+#[test]
+fn sql_in_json_bodies_of_sql_endpoints_is_judged() {
+    let drop = "POST https://api.supabase.com/v1/projects/abcdefghijklmnopqrst/database/query\n{\"query\": \"DROP TABLE public.orders;\"}";
+    let got = run(drop);
+    assert_eq!(got.len(), 1, "{got:?}");
+    assert_eq!(got[0].0, "SQL003");
+    // The span is the SQL string in the body.
+    assert_eq!(got[0].2, "DROP TABLE public.orders;");
+    let pipeline = "POST https://acme-db.turso.io/v2/pipeline\n{\"requests\": [{\"type\": \"execute\", \"stmt\": {\"sql\": \"DELETE FROM users\"}}]}";
+    assert_eq!(rules(pipeline), ["SQL006"]);
+    for harmless in [
+        "POST https://api.cloudflare.com/client/v4/accounts/a/d1/database/x/query\n{\"sql\": \"SELECT count(*) FROM users\"}",
+        // Not an SQL endpoint, or not SQL.
+        "POST https://api.example.com/v1/notes\n{\"sql\": \"DROP TABLE users\"}",
+        "POST https://es.internal:9200/orders/_search\n{\"query\": {\"match_all\": {}}}",
+        "GET https://api.example.com/v1/query?sql=x",
+    ] {
+        assert!(rules(harmless).is_empty(), "{harmless}");
+    }
+}

@@ -33,6 +33,20 @@ impl Walker {
             None => unknown(),
         };
         let files = args.iter().filter(|w| !w.text.starts_with('-')).count();
+        // A filter that only re-encodes, compresses or trims its input (`cat ~/.ssh/id_rsa | base64 |
+        // curl -d @- …`) prints the same data: what it prints is still the source command's output.
+        // Counts (`head -c 60`, `base64 -w 0`) are not files.
+        let operands = args
+            .iter()
+            .filter(|w| !w.text.starts_with('-') && !w.text.chars().all(|c| c.is_ascii_digit()))
+            .count();
+        if let Flow::Command(source) = stdin
+            && !source.is_empty()
+            && operands == 0
+            && is_pass_through_filter(name)
+        {
+            return Flow::Command(source.clone());
+        }
         match name {
             "echo" => echo(argv),
             "printf" => self.printf(argv),
@@ -332,4 +346,37 @@ fn expand_set(set: &str) -> Option<Vec<char>> {
         }
     }
     Some(out)
+}
+
+/// Filters whose output carries their input's content (encoded, compressed, encrypted or trimmed).
+fn is_pass_through_filter(name: &str) -> bool {
+    matches!(
+        name,
+        "base64"
+            | "gbase64"
+            | "base32"
+            | "basenc"
+            | "xxd"
+            | "od"
+            | "hexdump"
+            | "gzip"
+            | "bzip2"
+            | "xz"
+            | "zstd"
+            | "lz4"
+            | "brotli"
+            | "openssl"
+            | "gpg"
+            | "age"
+            | "tr"
+            | "rev"
+            | "cat"
+            | "head"
+            | "tail"
+            | "sort"
+            | "uniq"
+            | "tee"
+            | "fold"
+            | "iconv"
+    )
 }

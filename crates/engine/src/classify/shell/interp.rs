@@ -477,7 +477,8 @@ fn findings(tokens: &[Tok], lang: Lang) -> Vec<Finding> {
         let name = tok.text.as_str();
         let receiver = receiver(tokens, i);
         let after = tokens.get(i + 1..).unwrap_or_default();
-        if WIPES.contains(&name) {
+        // awk has no datastore client: a name there is a pattern or a field (`/dropDatabase/`).
+        if WIPES.contains(&name) && lang != Lang::Awk {
             out.push(Finding {
                 what: What::Wipe(name.to_string()),
                 start: tok.start,

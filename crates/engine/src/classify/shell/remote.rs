@@ -7,6 +7,106 @@ use super::{Flow, Map, RWord, Walker, union};
 use crate::classify::{Classifier, environment_hint};
 
 impl Walker {
+    /// Project and platform runners that run the rest of the line as a command: `uv|poetry|pipenv|pdm|
+    /// hatch|rye|conda|pixi run CMD`, `bundle exec CMD`, `railway run CMD` (locally, with the project's
+    /// variables) and `heroku run CMD` (on a one-off dyno). The inner command is judged as if run directly;
+    /// `None` when `argv` is not such a runner.
+    pub(super) fn runner(
+        &mut self,
+        cx: &Classifier<'_>,
+        name: &str,
+        argv: &[RWord],
+        stdin: &Flow,
+    ) -> Option<Flow> {
+        let sub = argv.get(1).map(|w| w.text.as_str())?;
+        let (short, long): (&str, &[&str]) = match (name, sub) {
+            ("uv", "run") => (
+                "wp",
+                &[
+                    "--with",
+                    "--python",
+                    "--project",
+                    "--directory",
+                    "--package",
+                    "--env-file",
+                    "--extra",
+                    "--group",
+                    "--index",
+                    "--from",
+                ],
+            ),
+            ("poetry" | "pipenv" | "pdm" | "hatch" | "rye" | "pixi", "run") => (
+                "Ce",
+                &["--directory", "--project", "--env", "--environment"],
+            ),
+            ("conda" | "mamba" | "micromamba", "run") => ("np", &["--name", "--prefix", "--cwd"]),
+            ("bundle" | "bundler", "exec") => ("", &["--gemfile"]),
+            ("railway", "run") => ("se", &["--service", "--environment"]),
+            ("heroku", "run") => (
+                "aresx",
+                &["--app", "--remote", "--env", "--size", "--exit-code"],
+            ),
+            _ => return None,
+        };
+        let i = skip_options(argv, 2, short, long);
+        let inner = rest(argv, i);
+        if inner.is_empty() {
+            return None;
+        }
+        let inside = match (
+            name,
+            argv.iter()
+                .position(|w| w.text == "-a" || w.text == "--app"),
+        ) {
+            ("heroku", Some(at)) => argv.get(at + 1).map(|app| with_env(cx, &app.text)),
+            _ => None,
+        };
+        Some(self.dispatch(inside.as_ref().unwrap_or(cx), inner, stdin.clone()))
+    }
+
+    /// Cloud SSH commands that take the remote command as an option: `gcloud compute ssh VM --command
+    /// CMD`, `fly ssh console -C CMD`. `None` when there is no such option.
+    pub(super) fn cloud_ssh(
+        &mut self,
+        cx: &Classifier<'_>,
+        argv: &[RWord],
+        stdin: &Flow,
+    ) -> Option<Flow> {
+        if !argv.iter().skip(1).any(|w| w.text == "ssh") {
+            return None;
+        }
+        let short = !matches!(
+            argv.first().map(|w| command_name(&w.text)).as_deref(),
+            Some("gcloud")
+        );
+        let mut command = None;
+        for (at, word) in argv.iter().enumerate().skip(1) {
+            let t = word.text.as_str();
+            if let Some(value) = t.strip_prefix("--command=") {
+                command = Some(RWord::synthetic(value, word.span));
+            } else if t == "--command" || short && t == "-C" {
+                command = argv.get(at + 1).cloned();
+            } else if let Some(value) = t.strip_prefix("-C").filter(|v| short && !v.is_empty()) {
+                command = Some(RWord::synthetic(value, word.span));
+            }
+        }
+        let command = command?;
+        self.classify_argv(cx, argv, stdin);
+        let target = argv
+            .iter()
+            .skip(1)
+            .find(|w| {
+                !w.text.starts_with('-')
+                    && !matches!(
+                        w.text.as_str(),
+                        "compute" | "ssh" | "console" | "alpha" | "beta"
+                    )
+            })
+            .map(|w| with_env(cx, &w.text));
+        self.run_words(target.as_ref().unwrap_or(cx), &[command], false);
+        Some(Flow::Command(argv.to_vec()))
+    }
+
     pub(super) fn ssh(&mut self, cx: &Classifier<'_>, argv: &[RWord], stdin: Flow) -> Flow {
         let i = skip_options(argv, 1, "BbcDEeFIiJLlmOoPpQRSWw", &[]);
         let Some(host) = argv.get(i) else {

@@ -414,7 +414,7 @@ impl Walker {
                     let op = match kind {
                         ast::IoFileRedirectKind::Read => {
                             if fd.is_none_or(|fd| fd == 0) {
-                                *stdin = Flow::File;
+                                *stdin = read_file_flow(&words);
                             }
                             return false;
                         }
@@ -519,6 +519,25 @@ impl Walker {
             }
             _ => lvl.whole(),
         };
+        self.write_path(cx, path, span, op);
+    }
+
+    /// `tee [-a] FILE…` writes its input to each file, as `> FILE` (`>> FILE`) would.
+    pub(super) fn tee_targets(&mut self, cx: &Classifier<'_>, argv: &[RWord]) {
+        let append = argv.iter().skip(1).any(|w| {
+            w.text == "--append"
+                || (w.text.starts_with('-') && !w.text.starts_with("--") && w.text.contains('a'))
+        });
+        let op = if append { FileOp::Edit } else { FileOp::Write };
+        for word in argv.iter().skip(1).filter(|w| !w.text.starts_with('-')) {
+            if !harmless_target(&word.text) {
+                self.write_path(cx, word.text.clone(), word.span, op);
+            }
+        }
+    }
+
+    /// Judges a write of `path` (a redirection or `tee` target) at `span`.
+    fn write_path(&mut self, cx: &Classifier<'_>, path: String, span: Span, op: FileOp) {
         if is_block_device(&path) {
             self.rule(cx, "SHX030", path, span);
             return;
@@ -570,6 +589,22 @@ fn operator_start(text: &str, start: usize) -> usize {
         return start;
     }
     op.trim_end_matches(|c: char| c.is_ascii_digit()).len()
+}
+
+/// What `< FILE` feeds a command: a secret file reads as the output of `cat FILE`, so that sending it
+/// (`http POST URL < ~/.netrc`) is judged like `cat ~/.netrc | http POST URL`; other files are not inspected.
+fn read_file_flow(words: &[RWord]) -> Flow {
+    let path: Vec<&str> = words.iter().map(|w| w.text.as_str()).collect();
+    let path = path.join(" ");
+    match words.first() {
+        Some(first) if crate::classify::shell_cli::exfil::is_secret_path(&path) => {
+            Flow::Command(vec![
+                RWord::synthetic("cat", first.span),
+                RWord::synthetic(&path, first.span),
+            ])
+        }
+        _ => Flow::File,
+    }
 }
 
 /// Redirection targets that write nothing anyone keeps.

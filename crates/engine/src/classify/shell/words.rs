@@ -256,6 +256,9 @@ impl Walker {
                                 b.subst_names
                                     .push(super::wrappers::command_name(&first.text));
                             }
+                            if prints_secret_file(&argv) {
+                                b.subst_names.push(super::SECRET_SUBST.to_string());
+                            }
                             b.push(raw, false);
                         }
                         Flow::None | Flow::File => b.push("", split_here),
@@ -487,4 +490,20 @@ pub(super) fn take_digits(
         }
     }
     s
+}
+
+/// Whether a command prints a secret file or the environment (`cat ~/.ssh/id_rsa`, `printenv`). Tokens
+/// printed by CLIs (`gh auth token`) are left out: they are made to be sent to their own service.
+fn prints_secret_file(argv: &[RWord]) -> bool {
+    let name = argv
+        .first()
+        .map(|w| super::wrappers::command_name(&w.text))
+        .unwrap_or_default();
+    if name == "env" || name == "printenv" {
+        let words: Vec<_> = argv.iter().map(RWord::to_word).collect();
+        return crate::classify::shell_cli::exfil::reads_secrets(&words);
+    }
+    argv.iter().skip(1).any(|w| {
+        !w.text.starts_with('-') && crate::classify::shell_cli::exfil::is_secret_path(&w.text)
+    })
 }

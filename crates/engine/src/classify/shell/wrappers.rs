@@ -172,6 +172,77 @@ pub(super) fn with_env<'a>(cx: &Classifier<'a>, name: &str) -> Classifier<'a> {
 }
 
 /// Whether the command name itself is only known at run time (`$X`, `$(get_cmd)`).
+/// Commands stored now to run later, judged as if run now: a git alias (`git config alias.x '!CMD'`), a
+/// package script (`npm pkg set scripts.postinstall='CMD'`), crontab lines fed on standard input.
+fn deferred_commands(name: &str, argv: &[RWord], stdin: &Flow) -> Vec<(String, Span)> {
+    let mut out = Vec::new();
+    match name {
+        "git" if argv.iter().any(|w| w.text == "config") => {
+            for pair in argv.windows(2) {
+                if let [key, value] = pair
+                    && key.text.to_ascii_lowercase().starts_with("alias.")
+                    && let Some(command) = value.text.strip_prefix('!')
+                {
+                    out.push((command.to_string(), value.span));
+                }
+            }
+        }
+        "npm" | "pnpm" if argv.iter().any(|w| w.text == "pkg") => {
+            for word in argv {
+                if let Some((key, command)) = word.text.split_once('=')
+                    && key.starts_with("scripts.")
+                {
+                    out.push((command.to_string(), word.span));
+                }
+            }
+        }
+        "crontab" => {
+            if let Flow::Literal(data) = stdin {
+                for line in data.text.lines().map(str::trim) {
+                    if line.is_empty() || line.starts_with('#') {
+                        continue;
+                    }
+                    let fields = if line.starts_with('@') { 1 } else { 5 };
+                    let mut rest = line;
+                    for _ in 0..fields {
+                        rest = rest
+                            .trim_start()
+                            .split_once(char::is_whitespace)
+                            .map_or("", |(_, r)| r);
+                    }
+                    if !rest.trim().is_empty() {
+                        out.push((rest.trim().to_string(), data.span()));
+                    }
+                }
+            }
+        }
+        _ => {}
+    }
+    out
+}
+
+/// Clients that send their arguments to another host (in a URL, a header, a DNS name or a payload).
+fn is_network_client(name: &str) -> bool {
+    matches!(
+        name,
+        "curl"
+            | "wget"
+            | "http"
+            | "https"
+            | "xh"
+            | "xhs"
+            | "nc"
+            | "ncat"
+            | "netcat"
+            | "socat"
+            | "telnet"
+            | "dig"
+            | "nslookup"
+            | "host"
+            | "ping"
+    )
+}
+
 fn dynamic_name(word: &RWord) -> bool {
     word.is_dynamic() && (word.only_expansion || base_name(&word.text).contains(['$', '`', ')']))
 }
@@ -225,11 +296,20 @@ impl Walker {
         if let Some(spec) = wrapper_spec(&name) {
             return self.wrapper(cx, &name, &argv, spec, stdin);
         }
+        if let Some(flow) = self.runner(cx, &name, &argv, &stdin) {
+            return flow;
+        }
+        if matches!(name.as_str(), "gcloud" | "fly" | "flyctl")
+            && let Some(flow) = self.cloud_ssh(cx, &argv, &stdin)
+        {
+            return flow;
+        }
         match name.as_str() {
             "env" => return self.env(cx, &argv, stdin),
             "su" | "runuser" => return self.su(cx, &argv, stdin),
             "flock" => return self.flock(cx, &argv, stdin),
             "eval" => return self.eval(cx, &argv),
+            "alias" => return self.alias(cx, &argv),
             "source" | "." => return self.source(cx, &argv, &stdin),
             "set" => return self.set(&argv),
             "script" => return self.script_command(cx, &argv),
@@ -247,6 +327,20 @@ impl Walker {
         }
         if let Some(flow) = self.interpreter(cx, &name, &argv, &stdin) {
             return flow;
+        }
+        if name == "tee" {
+            self.tee_targets(cx, &argv);
+        }
+        for (command, span) in deferred_commands(&name, &argv, &stdin) {
+            self.nested(cx, &command, Map::Whole(span), span);
+        }
+        if is_network_client(&name)
+            && let Some(word) = argv
+                .iter()
+                .find(|w| w.subst_names.iter().any(|n| n == super::SECRET_SUBST))
+        {
+            let (target, span) = (word.text.clone(), word.span);
+            self.rule(cx, "EXS004", target, span);
         }
         self.classify_argv(cx, &argv, &stdin);
         self.output_of(&name, &argv, &stdin)
@@ -268,6 +362,16 @@ impl Walker {
         i += spec.positionals;
         let inner = rest(argv, i);
         if inner.is_empty() {
+            // `sudo -s` / `sudo -i` / `doas -s` without a command: a root shell reads standard input.
+            let shell = matches!(name, "sudo" | "doas")
+                && argv
+                    .iter()
+                    .skip(1)
+                    .take(i.saturating_sub(1))
+                    .any(|w| matches!(w.text.as_str(), "-s" | "-i" | "--shell" | "--login"));
+            if shell && let Some(first) = argv.first() {
+                return self.dispatch(cx, vec![RWord::synthetic("sh", first.span)], stdin);
+            }
             return Flow::None;
         }
         self.dispatch(cx, inner, stdin)
@@ -540,6 +644,20 @@ impl Walker {
     fn eval(&mut self, cx: &Classifier<'_>, argv: &[RWord]) -> Flow {
         let words = rest(argv, 1);
         self.run_words(cx, &words, true)
+    }
+
+    /// `alias NAME='CMD'`: the alias runs its value later on the same line or in the session, so the value
+    /// is judged as a command where it is defined (`alias ll='rm -rf ~'; ll`).
+    fn alias(&mut self, cx: &Classifier<'_>, argv: &[RWord]) -> Flow {
+        for word in argv.iter().skip(1) {
+            if let Some((_, value)) = word.text.split_once('=')
+                && !value.trim().is_empty()
+            {
+                let value = value.to_string();
+                self.nested(cx, &value, Map::Whole(word.span), word.span);
+            }
+        }
+        Flow::None
     }
 
     fn trap(&mut self, cx: &Classifier<'_>, argv: &[RWord]) -> Flow {

@@ -22,6 +22,7 @@ pub(crate) fn classify(
         "mysql" | "mariadb" => sql_client(cx, argv, view, stdin, SqlClient::MYSQL, out),
         "clickhouse-client" => sql_client(cx, argv, view, stdin, SqlClient::CLICKHOUSE, out),
         "sqlcmd" => sql_client(cx, argv, view, stdin, SqlClient::SQLCMD, out),
+        "cqlsh" => sql_client(cx, argv, view, stdin, SqlClient::CQLSH, out),
         "sqlite3" | "sqlite" | "duckdb" => sqlite(cx, argv, view, stdin, out),
         "mongosh" | "mongo" => mongo(cx, argv, view, stdin, out),
         "redis-cli" | "valkey-cli" | "keydb-cli" => redis(cx, argv, view, stdin, out),
@@ -179,6 +180,31 @@ impl SqlClient {
         file_flags: &["--queries-file"],
         host_flags: &["-h", "--host", "-d", "--database"],
         read_flags: &["--help", "-V", "--version"],
+    };
+    /// Cassandra's shell: CQL is close enough to SQL for `DROP KEYSPACE|TABLE`, `TRUNCATE`, `DELETE`.
+    const CQLSH: SqlClient = SqlClient {
+        dialect: SqlDialect::Generic,
+        value_flags: &[
+            "-e",
+            "--execute",
+            "-f",
+            "--file",
+            "-u",
+            "--username",
+            "-p",
+            "--password",
+            "-k",
+            "--keyspace",
+            "--cqlversion",
+            "--encoding",
+            "--request-timeout",
+            "--connect-timeout",
+            "--cqlshrc",
+        ],
+        sql_flags: &["-e", "--execute"],
+        file_flags: &["-f", "--file"],
+        host_flags: &["-k", "--keyspace"],
+        read_flags: &["--help", "-h", "--version"],
     };
     const SQLCMD: SqlClient = SqlClient {
         dialect: SqlDialect::Generic,
@@ -498,6 +524,9 @@ fn scan_js(cx: &Classifier<'_>, js: &str, word: &Word, out: &mut Vec<Action>) {
             "drop" | "dropCollection" | "dropIndexes" | "dropIndex" => "DBC021",
             "deleteMany" | "deleteOne" | "remove" | "findOneAndDelete" | "findAndRemove"
             | "delete" => "DBC022",
+            "updateMany" | "update" | "replaceMany" if empty_first_argument(js.get(end..)) => {
+                "DBC023"
+            }
             _ => continue,
         };
         if seen.contains(&rule) {
@@ -508,6 +537,17 @@ fn scan_js(cx: &Classifier<'_>, js: &str, word: &Word, out: &mut Vec<Action>) {
             inner_offset(word, js).map_or(word.span, |base| Span::new(base + start, base + end));
         out.push(cx.action(rule, RequestKind::Shell, ident, Some(span)));
     }
+}
+
+/// Whether a call's first argument is an empty filter: `({}, …)` or `()`.
+fn empty_first_argument(after_name: Option<&str>) -> bool {
+    let compact: String = after_name
+        .unwrap_or_default()
+        .chars()
+        .filter(|c| !c.is_whitespace())
+        .take(4)
+        .collect();
+    compact.starts_with("({}") || compact.starts_with("()")
 }
 
 fn redis(

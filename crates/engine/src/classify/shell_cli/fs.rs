@@ -179,9 +179,8 @@ pub(crate) fn judge(path: &str, recursive: bool) -> Option<&'static str> {
 pub(crate) fn classify(cx: &Classifier<'_>, argv: &[Word], view: &View, out: &mut Vec<Action>) {
     let cmd = view.cmd.as_str();
     match cmd {
-        "rm" | "unlink" | "rmdir" | "rd" | "del" | "erase" | "ri" | "remove-item" | "srm" => {
-            delete(cx, argv, view, out)
-        }
+        "rm" | "unlink" | "rmdir" | "rd" | "del" | "erase" | "ri" | "remove-item" | "srm"
+        | "rimraf" => delete(cx, argv, view, out),
         "find" => find(cx, argv, view, out),
         "shred" => shred(cx, argv, view, out),
         "dd" => dd(cx, argv, view, out),
@@ -310,8 +309,8 @@ fn delete(cx: &Classifier<'_>, argv: &[Word], view: &View, out: &mut Vec<Action>
     if d.dry_run {
         return;
     }
-    // rmdir/rd without /s or -Recurse only removes empty directories.
-    let recursive = d.recursive;
+    // rmdir/rd without /s or -Recurse only removes empty directories; rimraf is always `rm -rf`.
+    let recursive = d.recursive || view.cmd == "rimraf";
     if !recursive && matches!(view.cmd.as_str(), "rmdir" | "rd") {
         return;
     }

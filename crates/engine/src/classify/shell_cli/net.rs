@@ -10,7 +10,7 @@ use crate::action::Action;
 use crate::classify::shell_cli::args::{self, Item, View};
 use crate::classify::shell_cli::exfil::{is_secret_path, stdin_is_secret};
 use crate::classify::shell_cli::{Stdin, Word};
-use crate::classify::{Classifier, environment_hint, http::classify_http, respan};
+use crate::classify::{Classifier, environment_hint, http::classify_http_and_host, respan};
 use crate::request::{HttpRequest, RequestKind};
 
 /// Where a piece of a request body comes from.
@@ -141,15 +141,17 @@ fn emit(
             headers: parsed.headers.clone(),
             body,
         };
-        let mut actions = classify_http(&inner, &request);
+        let (mut actions, host) = classify_http_and_host(&inner, &request);
         if let Some(whole) = whole {
             actions = respan(actions, whole);
         }
         if cx.environment.is_none() {
-            let host = url::Url::parse(&url)
-                .ok()
-                .and_then(|u| u.host_str().map(str::to_string))
-                .unwrap_or_default();
+            let host = host.unwrap_or_else(|| {
+                url::Url::parse(&url)
+                    .ok()
+                    .and_then(|u| u.host_str().map(str::to_string))
+                    .unwrap_or_default()
+            });
             for action in &mut actions {
                 if action.environment.is_none() {
                     action.environment = environment_hint(&host).map(str::to_string);

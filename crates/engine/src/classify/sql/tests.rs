@@ -473,3 +473,37 @@ fn parsing_a_statements_tokens_equals_parsing_its_text() {
     }
     assert!(compared > 200, "{compared}");
 }
+
+#[test]
+fn join_only_and_every_row_subquery_filters_are_unscoped() {
+    let unscoped = |sql: &str| rules_of(Postgres, sql);
+    assert_eq!(
+        unscoped("DELETE FROM orders o USING customers c WHERE o.customer_id = c.id;"),
+        ["SQL006"]
+    );
+    assert_eq!(
+        unscoped("UPDATE users u SET plan = 'free' FROM plans p WHERE p.id = u.plan_id AND TRUE;"),
+        ["SQL007"]
+    );
+    assert_eq!(
+        unscoped("DELETE FROM users WHERE id IN (SELECT id FROM users);"),
+        ["SQL006"]
+    );
+    assert_eq!(
+        unscoped(
+            "WITH old AS (SELECT id FROM users) DELETE FROM users WHERE id IN (SELECT id FROM old);"
+        ),
+        ["SQL006"]
+    );
+    // A literal, a filtered subquery or a CTE with a WHERE scopes them.
+    for scoped in [
+        "DELETE FROM orders o USING customers c WHERE o.customer_id = c.id AND c.id = 5;",
+        "UPDATE users u SET plan = 'free' FROM plans p WHERE p.id = u.plan_id AND p.name = 'old';",
+        "DELETE FROM t WHERE a = b;",
+        "DELETE FROM users WHERE id IN (SELECT user_id FROM bans);",
+        "WITH old AS (SELECT id FROM users WHERE created_at < now()) DELETE FROM users WHERE id IN (SELECT id FROM old);",
+        "DELETE FROM sessions WHERE user_id IN (SELECT id FROM users WHERE banned);",
+    ] {
+        assert!(unscoped(scoped).is_empty(), "{scoped}");
+    }
+}

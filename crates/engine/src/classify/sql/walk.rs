@@ -36,7 +36,18 @@ impl Batch<'_> {
                 }
             }
             Statement::Delete(delete) => {
-                if !delete.selection.as_ref().is_none_or(is_tautology) {
+                let from = match &delete.from {
+                    FromTable::WithFromKeyword(from) | FromTable::WithoutKeyword(from) => from,
+                };
+                let joined = delete.using.as_ref().is_some_and(|u| !u.is_empty())
+                    || from.len() > 1
+                    || from.iter().any(|t| !t.joins.is_empty());
+                let targets: Vec<String> = from.iter().map(table_name).collect();
+                if !delete.selection.as_ref().is_none_or(|w| {
+                    is_tautology(w)
+                        || joined && only_joins(w, 0)
+                        || in_every_row(w, &targets, &self.every_row_ctes)
+                }) {
                     return;
                 }
                 {
@@ -57,7 +68,12 @@ impl Batch<'_> {
                 }
             }
             Statement::Update(update) => {
-                if !update.selection.as_ref().is_none_or(is_tautology) {
+                let joined = update.from.is_some() || !update.table.joins.is_empty();
+                if !update
+                    .selection
+                    .as_ref()
+                    .is_none_or(|w| is_tautology(w) || joined && only_joins(w, 0))
+                {
                     return;
                 }
                 {
@@ -189,12 +205,18 @@ impl Batch<'_> {
             self.out.push(action);
             return;
         }
+        let outer = self.every_row_ctes.len();
         if let Some(with) = &query.with {
             for cte in &with.cte_tables {
                 self.walk_query(&cte.query, span, depth + 1);
+                if let Some(table) = unfiltered_source(&cte.query) {
+                    self.every_row_ctes
+                        .push((cte.alias.name.value.clone(), table));
+                }
             }
         }
         self.walk_set_expr(&query.body, span, depth + 1);
+        self.every_row_ctes.truncate(outer);
     }
 
     fn walk_set_expr(&mut self, body: &SetExpr, span: Span, depth: u32) {
@@ -403,6 +425,73 @@ fn collect_literals(expr: &Expr, out: &mut Vec<String>, depth: u32) {
             }
         }
         other => out.extend(string_literal(other)),
+    }
+}
+
+/// Whether a `WHERE` is `col IN (SELECT … FROM t)` with a subquery (or a CTE, from `ctes`: name → table)
+/// that selects every row of one of `targets`: `DELETE FROM users WHERE id IN (SELECT id FROM users)`.
+fn in_every_row(expr: &Expr, targets: &[String], ctes: &[(String, String)]) -> bool {
+    let Expr::In {
+        target: sqlparser::ast::InTarget::Subquery(subquery),
+        negated: false,
+        ..
+    } = expr
+    else {
+        return false;
+    };
+    let Some(source) = unfiltered_source(subquery) else {
+        return false;
+    };
+    let base = ctes
+        .iter()
+        .rev()
+        .find(|(name, _)| name.eq_ignore_ascii_case(&source))
+        .map_or(source.as_str(), |(_, table)| table.as_str());
+    targets.iter().any(|t| t.eq_ignore_ascii_case(base))
+}
+
+/// The one table a query reads every row of (no `WHERE`, `HAVING`, join, `LIMIT` or `FETCH`), if any.
+fn unfiltered_source(query: &Query) -> Option<String> {
+    if query.limit_clause.is_some() || query.fetch.is_some() {
+        return None;
+    }
+    let SetExpr::Select(select) = query.body.as_ref() else {
+        return None;
+    };
+    if select.selection.is_some() || select.having.is_some() || select.from.len() != 1 {
+        return None;
+    }
+    let from = select.from.first()?;
+    if !from.joins.is_empty() {
+        return None;
+    }
+    match &from.relation {
+        TableFactor::Table { name, .. } => Some(name.to_string()),
+        _ => None,
+    }
+}
+
+/// Whether a `WHERE` does nothing but join tables (`o.customer_id = c.id AND …`, no literal, parameter or
+/// other test besides tautologies): with `USING`, `FROM` or a join it matches every row that has a
+/// partner, i.e. a bulk delete or update.
+fn only_joins(expr: &Expr, depth: u32) -> bool {
+    if depth > MAX_WALK_DEPTH {
+        return false;
+    }
+    let column = |e: &Expr| matches!(e, Expr::Identifier(_) | Expr::CompoundIdentifier(_));
+    match expr {
+        Expr::Nested(inner) => only_joins(inner, depth + 1),
+        Expr::BinaryOp {
+            left,
+            op: BinaryOperator::And,
+            right,
+        } => only_joins(left, depth + 1) && only_joins(right, depth + 1),
+        Expr::BinaryOp {
+            left,
+            op: BinaryOperator::Eq,
+            right,
+        } => column(left) && column(right),
+        other => truth(other, depth) == Some(true),
     }
 }
 
