@@ -167,6 +167,7 @@ fn decision_on_shell(agent: &str, command: &str) -> Decision {
             session: None,
             cwd: Some(CWD.into()),
             environment: None,
+            upstream: None,
         },
     };
     Engine::new().unwrap().decide(&envelope)
@@ -499,6 +500,7 @@ fn codex_apply_patch_is_judged_file_by_file_and_mcp_is_held() {
             session: None,
             cwd: Some(CWD.into()),
             environment: None,
+            upstream: None,
         },
     };
     let decision = Engine::new().unwrap().decide(&delete_env);

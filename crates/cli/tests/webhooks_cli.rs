@@ -221,6 +221,12 @@ fn a_hook_process_holds_and_airlock_serve_notifies() {
         body["link"],
         format!("https://airlock.example.test/approvals/{approval_id}").as_str()
     );
+    assert!(
+        answer.contains(&format!(
+            "https://airlock.example.test/approvals/{approval_id}"
+        )),
+        "the hook's denial links the same page as the webhook: {answer}"
+    );
     let text = String::from_utf8_lossy(&post.body);
     assert!(
         !text.contains("Bearer abc"),

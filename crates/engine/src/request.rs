@@ -50,6 +50,9 @@ pub struct Context {
     /// Environment label of the target (`production`, `staging`, `development`), when the caller knows it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub environment: Option<String>,
+    /// The gateway upstream or MCP server the request goes through, when it goes through one (`railway`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub upstream: Option<String>,
 }
 
 /// One request of one of the five kinds.

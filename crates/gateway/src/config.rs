@@ -11,7 +11,7 @@
 //! # database_url = "postgres://…"   # the store (default: $AIRLOCK_HOME/airlock.db)
 //! # defer_seconds = 600             # cancel window of what the policy marks `defer`; 0 forwards at once
 //! # [breaker]                       # circuit breaker: per_agent = 5, per_upstream = 10, window_seconds = 60
-//! # public_url = "https://airlock.example.com"  # base of the approval page's links in notifications
+//! # public_url = "https://airlock.example.com"  # base of the approval page's links (202s, webhooks)
 //!
 //! [upstreams.railway]
 //! url = "https://backboard.railway.com"
@@ -51,7 +51,7 @@ use crate::error::ConfigError;
 /// Where agents connect by default.
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:8787";
 /// Where the admin listener (metrics, health, approvals API) binds by default.
-pub const DEFAULT_ADMIN_LISTEN: &str = "127.0.0.1:8788";
+pub const DEFAULT_ADMIN_LISTEN: &str = airlock_store::links::DEFAULT_ADMIN_LISTEN;
 /// How long an `ask` is held open by default, in seconds.
 pub const DEFAULT_HOLD_SECONDS: u64 = 30;
 /// The default request body cap: 10 MiB.
@@ -230,7 +230,7 @@ pub struct GatewayConfig {
     pub defer_seconds: Option<u64>,
     /// The circuit breaker's limits (`[breaker]`, defaults from `airlock-store`).
     pub breaker: airlock_store::breaker::BreakerLimits,
-    /// Base URL of the approval page in notifications (`scheme://host[:port][/prefix]`, no trailing `/`), when
+    /// Base URL of the approval page in every link given to a person (202 answers, webhooks, MCP results) (`scheme://host[:port][/prefix]`, no trailing `/`), when
     /// the file sets `public_url`.
     pub public_url: Option<String>,
     /// Webhooks by name.
@@ -342,10 +342,10 @@ impl GatewayConfig {
         };
         let public_url = match file.public_url.as_deref().map(str::trim) {
             None => None,
-            Some(url) => Some(check_public_url(url).ok_or_else(|| ConfigError::Invalid {
+            Some(url) => Some(airlock_store::links::check_public_url(url).ok_or_else(|| ConfigError::Invalid {
                 key: "public_url".into(),
                 message: format!(
-                    "`{url}` is not an http(s) base URL such as `https://airlock.example.com` (no query)"
+                    "`{url}` is not an http(s) base URL such as `https://airlock.example.com` (no credentials, query or fragment)"
                 ),
             })?),
         };
@@ -481,17 +481,6 @@ fn resolve_upstream(
         ca_file,
         judged_base,
     })
-}
-
-/// `public_url` without a trailing `/`, if it is an `http(s)://host[/prefix]` URL without a query.
-fn check_public_url(url: &str) -> Option<String> {
-    let uri: http::Uri = url.parse().ok()?;
-    let scheme = uri.scheme_str()?.to_ascii_lowercase();
-    let authority = uri.authority()?.as_str();
-    let fine = (scheme == "http" || scheme == "https")
-        && !authority.contains('@')
-        && uri.query().is_none();
-    fine.then(|| format!("{scheme}://{authority}{}", uri.path().trim_end_matches('/')))
 }
 
 fn resolve_webhook(

@@ -163,27 +163,29 @@ impl Gateway {
             ))));
         }
         guards.extend(self.guards);
+        let approval_page = airlock_store::links::ApprovalPage::new(
+            self.config.public_url.as_deref(),
+            &admin_host.to_string(),
+        );
         let shared = Arc::new(proxy::Shared {
             gate: self.gate.clone(),
             upstreams,
             hold: Duration::from_secs(self.config.hold_seconds),
             max_body_bytes: self.config.max_body_bytes,
             admin_base: format!("http://{admin_host}"),
+            approval_page: approval_page.clone(),
             guards,
             tokens: tokens::TokenChecker::new(self.token_recheck),
         });
         let mcp = Arc::new(mcp_http::McpState::new(
             shared.clone(),
             &self.config.mcp_servers,
-            admin_host.to_string(),
         )?);
-        let page_base = self
-            .config
-            .public_url
-            .clone()
-            .unwrap_or_else(|| format!("http://{admin_host}"));
-        let notifier =
-            webhooks::Notifier::new(self.gate.store().clone(), &self.config.webhooks, &page_base)?;
+        let notifier = webhooks::Notifier::new(
+            self.gate.store().clone(),
+            &self.config.webhooks,
+            approval_page,
+        )?;
         let admin_state = Arc::new(admin::AdminState {
             gate: self.gate,
             metrics,

@@ -65,8 +65,6 @@ pub const MAX_MERGED_ANSWER_BYTES: usize = 16 * 1024 * 1024;
 pub struct McpState {
     shared: Arc<Shared>,
     servers: HashMap<String, Upstream>,
-    /// `host:port` of the admin listener, for the approvals page link.
-    admin_listen: String,
 }
 
 impl McpState {
@@ -74,7 +72,6 @@ impl McpState {
     pub(crate) fn new(
         shared: Arc<Shared>,
         servers: &BTreeMap<String, UpstreamConfig>,
-        admin_listen: String,
     ) -> Result<Self, GatewayError> {
         let mut built = HashMap::new();
         for (name, config) in servers {
@@ -83,7 +80,6 @@ impl McpState {
         Ok(Self {
             shared,
             servers: built,
-            admin_listen,
         })
     }
 }
@@ -292,6 +288,7 @@ impl McpCall<'_> {
             session: None,
             cwd: None,
             environment: self.server.config().environment.clone(),
+            upstream: Some(self.server.name().to_string()),
         };
         let envelope = tool_call_envelope(server, params, context);
         let settlement = match gate.judge(&envelope).await {
@@ -343,7 +340,7 @@ impl McpCall<'_> {
         decision: &Decision,
         approval: &airlock_store::Approval,
     ) -> RawMessage {
-        mcp_reply::held(id, decision, approval, &self.state.admin_listen)
+        mcp_reply::held(id, decision, approval, &self.state.shared.approval_page)
     }
 
     fn blocked(&self, id: RequestId, error: &StoreError) -> Judged {

@@ -38,6 +38,8 @@ pub struct Shared {
     pub(crate) max_body_bytes: usize,
     /// `http://ADMIN_ADDR` for status URLs.
     pub(crate) admin_base: String,
+    /// Where a person decides a held request (`public_url` or the admin listener).
+    pub(crate) approval_page: airlock_store::links::ApprovalPage,
     pub(crate) guards: Vec<Arc<dyn ForwardGuard>>,
     pub(crate) tokens: crate::tokens::TokenChecker,
 }
@@ -265,6 +267,7 @@ async fn pipeline(shared: &Shared, parts: Parts, body: Body) -> Result<Done, Fai
             session: None,
             cwd: None,
             environment: upstream.config().environment.clone(),
+            upstream: Some(upstream.name().to_string()),
         },
     };
     let replay_path = match query.as_deref() {
@@ -338,12 +341,7 @@ impl Call<'_> {
             }
             Settled::Deny => reply::denied(&decision.reasons, audit.seq),
             Settled::Hold(approval) if may_hold => self.hold(decision, approval, audit.seq).await,
-            Settled::Hold(approval) => reply::held(
-                &approval.id,
-                &self.status_url(&approval.id),
-                &decision.reasons,
-                audit.seq,
-            ),
+            Settled::Hold(approval) => self.held(&approval.id, &decision.reasons, audit.seq),
         }
     }
 
@@ -366,12 +364,7 @@ impl Call<'_> {
         match latest.state {
             ApprovalState::Pending => {
                 metrics::held(upstream, "pending", waited);
-                reply::held(
-                    &latest.id,
-                    &self.status_url(&latest.id),
-                    &decision.reasons,
-                    audit_seq,
-                )
+                self.held(&latest.id, &decision.reasons, audit_seq)
             }
             ApprovalState::Denied | ApprovalState::Expired => {
                 let denied = latest.state == ApprovalState::Denied;
@@ -485,8 +478,20 @@ impl Call<'_> {
         }
     }
 
-    fn status_url(&self, approval_id: &str) -> String {
-        format!("{}/api/approvals/{approval_id}", self.shared.admin_base)
+    /// The 202 for a request still held: its status URL on the admin listener's API and its approval page.
+    fn held(
+        &self,
+        approval_id: &str,
+        reasons: &[airlock_engine::Reason],
+        audit_seq: i64,
+    ) -> Response {
+        reply::held(
+            approval_id,
+            &format!("{}/api/approvals/{approval_id}", self.shared.admin_base),
+            self.shared.approval_page.url(approval_id),
+            reasons,
+            audit_seq,
+        )
     }
 
     fn gate_failed(&self, error: &StoreError) -> Response {

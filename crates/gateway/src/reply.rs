@@ -180,7 +180,7 @@ pub struct Held<'a> {
     pub approval_id: &'a str,
     /// Where its state can be read (the admin listener's JSON API).
     pub status_url: &'a str,
-    /// The approval on the human page (`http://ADMIN/approvals#apr_…`), for the person who decides.
+    /// The approval's page (`PUBLIC_URL/approvals/apr_…`), for the person who decides.
     pub approval_page: String,
     /// What the agent should do next.
     pub retry: &'static str,
@@ -199,20 +199,20 @@ pub const RETRY_CONTRACT: &str = "a person must approve this request; once appro
 pub const RETRY_AFTER_SECONDS: u64 = 5;
 
 /// 202 for a request held past `hold_seconds`.
-pub fn held(approval_id: &str, status_url: &str, reasons: &[Reason], audit_id: i64) -> Response {
+pub fn held(
+    approval_id: &str,
+    status_url: &str,
+    approval_page: String,
+    reasons: &[Reason],
+    audit_id: i64,
+) -> Response {
     let mut response = json(
         StatusCode::ACCEPTED,
         &Held {
             decision: "ask",
             approval_id,
             status_url,
-            approval_page: format!(
-                "{}/approvals#{approval_id}",
-                status_url
-                    .split("/api/approvals/")
-                    .next()
-                    .unwrap_or_default()
-            ),
+            approval_page,
             retry: RETRY_CONTRACT,
             retry_after_seconds: RETRY_AFTER_SECONDS,
             reasons,

@@ -30,6 +30,7 @@
 //! webhook's URL is treated as a credential (a Slack webhook URL is one): it is never logged or stored;
 //! logs, metrics and the store name the webhook.
 
+use airlock_store::links::ApprovalPage;
 use std::collections::BTreeMap;
 use std::future::Future;
 use std::sync::Arc;
@@ -80,7 +81,7 @@ pub struct Notifier {
     webhooks: Arc<BTreeMap<String, Webhook>>,
     names: Arc<Vec<String>>,
     client: WebhookClient,
-    page_base: Arc<str>,
+    approval_page: ApprovalPage,
 }
 
 /// What became of one due notification (also the `result` label of the deliveries metric).
@@ -112,12 +113,11 @@ impl AttemptResult {
 }
 
 impl Notifier {
-    /// A notifier for `webhooks` over `store`; links point at `page_base` (`http(s)://host[/prefix]`, the
-    /// approval page's base). Loads the system's root certificates when a webhook uses `https`.
+    /// A notifier for `webhooks` over `store`; links point at `approval_page`. Loads the system's root certificates when a webhook uses `https`.
     pub fn new(
         store: Store,
         webhooks: &BTreeMap<String, WebhookConfig>,
-        page_base: &str,
+        approval_page: ApprovalPage,
     ) -> Result<Self, GatewayError> {
         let mut resolved = BTreeMap::new();
         let mut roots = None;
@@ -151,7 +151,7 @@ impl Notifier {
             names: Arc::new(resolved.keys().cloned().collect()),
             webhooks: Arc::new(resolved),
             client,
-            page_base: page_base.trim_end_matches('/').into(),
+            approval_page,
         })
     }
 
@@ -162,7 +162,7 @@ impl Notifier {
 
     /// The approval page's link for `approval_id`.
     pub fn link(&self, approval_id: &str) -> String {
-        format!("{}/approvals/{approval_id}", self.page_base)
+        self.approval_page.url(approval_id)
     }
 
     /// Ticks until `stop` completes: after each tick, waits until the next notification is due or `interval`

@@ -404,8 +404,8 @@ async fn posts_need_session_and_csrf_and_script_stays_inert() {
     let id = answer.json()["approval_id"].as_str().unwrap().to_string();
     assert_eq!(
         answer.json()["approval_page"],
-        format!("{admin}/approvals#{id}"),
-        "the 202 links the approval on the page"
+        format!("{admin}/approvals/{id}"),
+        "the 202 links the approval's page"
     );
 
     browser.goto(&format!("{admin}/login")).await;

@@ -158,7 +158,11 @@ async fn denied_during_the_hold_is_403() {
 
 #[tokio::test]
 async fn timeout_then_approval_lets_the_identical_retry_through_once() {
-    let h = Harness::start(Options::default()).await;
+    let h = Harness::start(Options {
+        extra_config: "public_url = \"https://airlock.example.com/ops/\"\n".into(),
+        ..Options::default()
+    })
+    .await;
     let alice = h.approver("alice").await;
     let first = h.call("POST", GRAPHQL, VOLUME_DELETE).await;
     assert_eq!(first.status, 202);
@@ -173,6 +177,11 @@ async fn timeout_then_approval_lets_the_identical_retry_through_once() {
             .contains("identical request")
     );
     assert_eq!(held["reasons"][0]["rule"], "GQL005");
+    // The person's link is on the configured public URL; the agent's status URL on the admin listener.
+    assert_eq!(
+        held["approval_page"],
+        format!("https://airlock.example.com/ops/approvals/{approval_id}")
+    );
     // The status URL on the admin listener says pending, and shows no secret.
     let status_url = held["status_url"].as_str().unwrap();
     let admin = h.gateway.admin_addr().to_string();

@@ -317,6 +317,10 @@ async fn held_request_is_posted_once_per_webhook_signed_and_without_secrets() {
     assert_eq!(body["kind"], "http");
     assert_eq!(body["agent"], "agent-1");
     assert_eq!(body["environment"], "production");
+    assert_eq!(
+        body["upstream"], "railway",
+        "the upstream's name, not its host"
+    );
     assert_eq!(body["link"], link.as_str());
     let headline = body["headline"].as_str().unwrap();
     assert!(headline.contains("volumeDelete"), "{body}");

@@ -43,6 +43,5 @@ pub mod tools_list;
 
 pub use error::ProxyError;
 pub use proxy::{
-    DEFAULT_ADMIN_LISTEN, DEFAULT_AGENT, DEFAULT_HOLD, DEFAULT_SHUTDOWN_GRACE, Ended, MAX_HOLD,
-    WrapOptions, wrap,
+    DEFAULT_AGENT, DEFAULT_HOLD, DEFAULT_SHUTDOWN_GRACE, Ended, MAX_HOLD, WrapOptions, wrap,
 };

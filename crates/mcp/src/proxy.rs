@@ -17,6 +17,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
 use airlock_engine::{Context, Decision, Envelope};
+use airlock_store::links::ApprovalPage;
 use airlock_store::{Approval, ApprovalState, Gate, Settled};
 use rmcp::model::{CallToolRequestParams, RequestId};
 use tokio::io::{AsyncRead, AsyncWrite};
@@ -37,8 +38,6 @@ pub const MAX_HOLD: Duration = Duration::from_secs(3600);
 pub const DEFAULT_AGENT: &str = "mcp-client";
 /// How long the server may take to exit once its stdin is closed before it is killed.
 pub const DEFAULT_SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
-/// Where the approvals page is when nothing else is configured.
-pub const DEFAULT_ADMIN_LISTEN: &str = "127.0.0.1:8788";
 
 /// Messages waiting to be written on one pipe.
 const PIPE_QUEUE: usize = 64;
@@ -56,8 +55,8 @@ pub struct WrapOptions {
     pub hold: Duration,
     /// Take the tools the policy denies on their name alone out of `tools/list` results.
     pub hide_denied_tools: bool,
-    /// Where the approvals page is served (`host:port`).
-    pub admin_listen: String,
+    /// Where a person approves a held call (`public_url` or the admin listener, from `airlock.toml`).
+    pub approval_page: ApprovalPage,
     /// The working directory recorded with each call (an approval covers the identical call from it).
     pub cwd: Option<String>,
     /// How long the server may take to exit once its stdin is closed.
@@ -73,7 +72,7 @@ impl WrapOptions {
             args,
             hold: DEFAULT_HOLD,
             hide_denied_tools: false,
-            admin_listen: DEFAULT_ADMIN_LISTEN.to_string(),
+            approval_page: ApprovalPage::default(),
             cwd: None,
             shutdown_grace: DEFAULT_SHUTDOWN_GRACE,
         }
@@ -509,6 +508,7 @@ impl Shared {
             session: None,
             cwd: self.options.cwd.clone(),
             environment: None,
+            upstream: Some(self.options.server_name.clone()),
         }
     }
 
@@ -646,7 +646,7 @@ async fn judge_tool_call(
                         id,
                         &settlement.decision,
                         &approval,
-                        &shared.options.admin_listen,
+                        &shared.options.approval_page,
                     );
                     shared.reply(answer).await;
                 }
@@ -711,7 +711,7 @@ impl HeldCall {
                         self.id.clone(),
                         &self.decision,
                         &approval,
-                        &self.shared.options.admin_listen,
+                        &self.shared.options.approval_page,
                     )
                 } else {
                     reply::not_approved(self.id.clone(), &approval)

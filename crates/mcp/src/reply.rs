@@ -16,6 +16,7 @@
 //! Tool results carry `_meta.airlock` (`decision`, `approval_id`, `approval_url`, `audit_seq`) for programs.
 
 use airlock_engine::{Decision, Reason};
+use airlock_store::links::ApprovalPage;
 use airlock_store::{Approval, ApprovalState, AuditEntry};
 use rmcp::model::{
     CallToolResult, ContentBlock, ErrorCode, ErrorData, JsonRpcError, JsonRpcResponse,
@@ -56,9 +57,9 @@ pub fn held(
     id: RequestId,
     decision: &Decision,
     approval: &Approval,
-    admin_listen: &str,
+    page: &ApprovalPage,
 ) -> RawMessage {
-    let url = approval_url(admin_listen, &approval.id);
+    let url = page.url(&approval.id);
     let text = format!(
         "airlock is holding this tool call for a person's approval (approval {id}): {reasons}. It was not sent to the server. An agent cannot approve it: a person approves it with `airlock approvals approve {id}` (needs an approver secret) or on {url}; then the identical call runs once. Do not retry it in another form.",
         id = approval.id,
@@ -142,11 +143,6 @@ pub fn server_gone(id: RequestId, problem: &str) -> RawMessage {
         Some(id),
         ErrorData::new(ErrorCode::INTERNAL_ERROR, problem.to_string(), None),
     )
-}
-
-/// Where a person approves `approval_id` in a browser.
-pub fn approval_url(admin_listen: &str, approval_id: &str) -> String {
-    format!("http://{admin_listen}/approvals/{approval_id}")
 }
 
 fn meta<const N: usize>(fields: [(&str, Value); N]) -> MetaObject {

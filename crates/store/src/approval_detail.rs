@@ -68,11 +68,11 @@ pub struct DetailRule {
 }
 
 impl ApprovalDetail {
-    /// Builds the detail of `envelope` as decided by `decision`. `upstream` is the gateway upstream name when
-    /// the request came through the gateway (an MCP request's server is used when absent).
-    pub fn build(envelope: &Envelope, decision: &Decision, upstream: Option<&str>) -> Self {
+    /// Builds the detail of `envelope` as decided by `decision`. The upstream shown is the gateway upstream or
+    /// MCP server the request went through (`context.upstream`), else an MCP request's server or the URL's host.
+    pub fn build(envelope: &Envelope, decision: &Decision) -> Self {
         let request = &envelope.request;
-        let upstream = upstream.map(str::to_string).or_else(|| match request {
+        let upstream = envelope.context.upstream.clone().or_else(|| match request {
             Request::Mcp(mcp) => Some(mcp.server.clone()),
             Request::Http(http) => host_of(&http.url),
             _ => None,

@@ -242,7 +242,7 @@ impl Store {
             deny_reason: None,
             consumed_ms: None,
             votes: Vec::new(),
-            detail: Some(ApprovalDetail::build(envelope, decision, None)),
+            detail: Some(ApprovalDetail::build(envelope, decision)),
         };
         let detail = approval
             .detail

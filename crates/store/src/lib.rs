@@ -33,6 +33,7 @@ pub mod db;
 pub mod deferred;
 pub mod error;
 pub mod gate;
+pub mod links;
 pub mod notifications;
 pub mod redact;
 pub mod snapshots;

@@ -577,6 +577,7 @@ fn show_approval(approval: &Approval, upstream_url: &str, body: &str, gate: &Gat
             session: None,
             cwd: None,
             environment: Some("production".into()),
+            upstream: None,
         },
     };
     let decision = gate.decide(&envelope);

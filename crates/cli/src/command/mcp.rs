@@ -61,7 +61,7 @@ fn wrap(args: WrapArgs) -> anyhow::Result<i32> {
     let mut options = airlock_mcp::WrapOptions::new(args.name, program, command.collect());
     options.hold = Duration::from_secs(args.hold_seconds);
     options.hide_denied_tools = args.hide_denied_tools;
-    options.admin_listen = settings.admin_listen;
+    options.approval_page = settings.approval_page;
     options.cwd = std::env::current_dir()
         .ok()
         .map(|dir| dir.display().to_string());

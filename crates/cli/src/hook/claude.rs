@@ -89,6 +89,7 @@ pub fn parse(input: &Value) -> Result<HookCall, String> {
             session: string_field(input, "session_id").map(str::to_string),
             cwd: string_field(input, "cwd").map(str::to_string),
             environment: None,
+            upstream: None,
         },
         action,
     })

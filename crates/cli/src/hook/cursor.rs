@@ -85,6 +85,7 @@ pub fn parse(input: &Value) -> Result<HookCall, String> {
             session: string_field(input, "conversation_id").map(str::to_string),
             cwd,
             environment: None,
+            upstream: None,
         },
         action,
     })

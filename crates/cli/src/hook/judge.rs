@@ -23,6 +23,7 @@ use std::time::Duration;
 
 use airlock_engine::{Decision, Engine, Envelope, Mitigation, Reason, Verdict};
 use airlock_store::canonical::{canonical_json, sha256_hex};
+use airlock_store::links::{ApprovalPage, DEFAULT_ADMIN_LISTEN, check_public_url};
 use airlock_store::redact::{MAX_SUMMARY_CHARS, redact_text, truncate_chars};
 use airlock_store::{
     Approval, AuditRecord, Gate, OpenOptions, Settled, SnapshotLimits, SnapshotMeta,
@@ -32,16 +33,13 @@ use airlock_store::{
 use super::{Agent, HookCall, Outcome, ToolAction};
 use crate::command::home;
 
-/// Where the approvals page is served when `airlock.toml` does not say (`admin_listen`).
-pub const DEFAULT_ADMIN_LISTEN: &str = "127.0.0.1:8788";
-
 /// The hook's settings from `$AIRLOCK_HOME/airlock.toml`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Settings {
     /// `[hooks] in_band_ask`: use the agent's own `ask` instead of an out-of-band hold.
     pub in_band_ask: bool,
-    /// `admin_listen`: the gateway's admin listener, where the approvals page lives.
-    pub admin_listen: String,
+    /// Where a person approves: `public_url`, else the gateway's admin listener `admin_listen`.
+    pub approval_page: ApprovalPage,
 }
 
 impl Settings {
@@ -52,7 +50,7 @@ impl Settings {
         let path = home.join(airlock_store::config::CONFIG_FILE);
         let mut settings = Settings {
             in_band_ask: false,
-            admin_listen: DEFAULT_ADMIN_LISTEN.to_string(),
+            approval_page: ApprovalPage::default(),
         };
         let text = match std::fs::read_to_string(&path) {
             Ok(text) => text,
@@ -61,15 +59,23 @@ impl Settings {
         };
         let bad = |message: &str| format!("`{}`: {message}", path.display());
         let table: toml::Table = toml::from_str(&text).map_err(|e| bad(e.message()))?;
-        match table.get("admin_listen") {
-            None => {}
-            Some(toml::Value::String(listen)) => settings.admin_listen = listen.clone(),
+        let admin_listen = match table.get("admin_listen") {
+            None => DEFAULT_ADMIN_LISTEN,
+            Some(toml::Value::String(listen)) => listen.as_str(),
             Some(_) => {
                 return Err(bad(
                     "`admin_listen` must be a string such as \"127.0.0.1:8788\"",
                 ));
             }
-        }
+        };
+        let public_url = match table.get("public_url") {
+            None => None,
+            Some(toml::Value::String(url)) => Some(check_public_url(url).ok_or_else(|| {
+                bad("`public_url` must be an http(s) base URL such as \"https://airlock.example.com\" (no credentials, query or fragment)")
+            })?),
+            Some(_) => return Err(bad("`public_url` must be a string")),
+        };
+        settings.approval_page = ApprovalPage::new(public_url.as_deref(), admin_listen);
         match table.get("hooks") {
             None => {}
             Some(toml::Value::Table(hooks)) => match hooks.get("in_band_ask") {
@@ -253,7 +259,7 @@ async fn judge_all(
         }
     }
     if !held.is_empty() {
-        return Ok(Outcome::Deny(hold_message(&held, &settings.admin_listen)));
+        return Ok(Outcome::Deny(hold_message(&held, &settings.approval_page)));
     }
     if !asked.is_empty() {
         return Ok(Outcome::Ask(ask_message(&asked)));
@@ -331,13 +337,11 @@ pub fn denial_message(decision: &Decision) -> String {
 }
 
 /// The reason given for a hold: the approval ids and how a person approves them.
-pub fn hold_message(held: &[(Approval, Decision)], admin_listen: &str) -> String {
+pub fn hold_message(held: &[(Approval, Decision)], page: &ApprovalPage) -> String {
     let ids: Vec<&str> = held.iter().map(|(a, _)| a.id.as_str()).collect();
     let how: Vec<String> = ids
         .iter()
-        .map(|id| {
-            format!("`airlock approvals approve {id}` or http://{admin_listen}/approvals/{id}")
-        })
+        .map(|id| format!("`airlock approvals approve {id}` or {}", page.url(id)))
         .collect();
     format!(
         "airlock is holding this for a person's approval ({}): {}. An agent cannot approve it. A person approves it with {} (needs an approver secret); then the identical request from the same directory runs once. Do not retry it in another form.",
@@ -437,7 +441,7 @@ mod tests {
             Settings::load(&home).unwrap(),
             Settings {
                 in_band_ask: false,
-                admin_listen: DEFAULT_ADMIN_LISTEN.into()
+                approval_page: ApprovalPage::new(None, DEFAULT_ADMIN_LISTEN)
             }
         );
         std::fs::write(
@@ -449,9 +453,20 @@ mod tests {
             Settings::load(&home).unwrap(),
             Settings {
                 in_band_ask: true,
-                admin_listen: "127.0.0.1:9999".into()
+                approval_page: ApprovalPage::new(None, "127.0.0.1:9999")
             }
         );
+        std::fs::write(
+            &config,
+            "admin_listen = \"127.0.0.1:9999\"\npublic_url = \"https://airlock.example.com/\"\n",
+        )
+        .unwrap();
+        assert_eq!(
+            Settings::load(&home).unwrap().approval_page.url("apr_1"),
+            "https://airlock.example.com/approvals/apr_1"
+        );
+        std::fs::write(&config, "public_url = \"airlock.example.com\"\n").unwrap();
+        assert!(Settings::load(&home).unwrap_err().contains("public_url"));
         std::fs::write(&config, "[hooks]\nin_band_ask = \"yes\"\n").unwrap();
         assert!(Settings::load(&home).unwrap_err().contains("in_band_ask"));
         std::fs::write(&config, "admin_listen = [\n").unwrap();
