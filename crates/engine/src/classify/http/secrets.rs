@@ -125,13 +125,17 @@ impl Pairs {
 
     fn new(text: &str) -> Self {
         let mut bits = [0u64; 64];
-        for pair in text.as_bytes().windows(2) {
-            if let [a, b] = pair {
-                let slot = Self::slot(*a, *b);
-                if let Some(word) = bits.get_mut(slot / 64) {
-                    *word |= 1 << (slot % 64);
-                }
+        // Each byte folded once: `slot(a, b)` of every adjacent pair, as `(a << 6) ^ b` of folded bytes.
+        let mut bytes = text.bytes().map(|b| usize::from(b.to_ascii_lowercase()));
+        let Some(mut before) = bytes.next() else {
+            return Self(bits);
+        };
+        for byte in bytes {
+            let slot = ((before << 6) ^ byte) & 4095;
+            if let Some(word) = bits.get_mut(slot / 64) {
+                *word |= 1 << (slot % 64);
             }
+            before = byte;
         }
         Self(bits)
     }

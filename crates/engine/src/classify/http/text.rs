@@ -111,12 +111,24 @@ pub(crate) fn find_json_string(raw: &str, value: &str) -> Option<usize> {
     let spelled_at = |at: usize| -> Option<usize> {
         let mut pos = at;
         let mut buf = [0u8; 6];
-        for c in value.chars() {
+        let mut from = 0;
+        while let Some(&b) = value.as_bytes().get(from) {
+            // A byte serde_json writes as itself is compared as is; any other character encoded.
+            if is_plain_json_byte(b) {
+                if bytes.get(pos) != Some(&b) {
+                    return None;
+                }
+                pos += 1;
+                from += 1;
+                continue;
+            }
+            let c = value.get(from..)?.chars().next()?;
             let enc = json_encode(c, &mut buf);
             if bytes.get(pos..pos + enc.len())? != enc {
                 return None;
             }
             pos += enc.len();
+            from += c.len_utf8();
         }
         (bytes.get(pos) == Some(&b'"')).then_some(pos)
     };
@@ -125,6 +137,11 @@ pub(crate) fn find_json_string(raw: &str, value: &str) -> Option<usize> {
         .enumerate()
         .filter(|(_, b)| **b == b'"')
         .find_map(|(at, _)| spelled_at(at + 1).map(|_| at + 1))
+}
+
+/// An ASCII byte serde_json writes inside a string as itself (not `"`, `\\` or a control character).
+fn is_plain_json_byte(b: u8) -> bool {
+    (0x20..0x80).contains(&b) && b != b'"' && b != b'\\'
 }
 
 /// `c` as serde_json writes it inside a string (its [`json_encoded_len`] bytes).
@@ -160,6 +177,14 @@ fn json_encode(c: char, buf: &mut [u8; 6]) -> &[u8] {
 /// Maps a byte offset inside `value` to the byte offset inside its serde_json encoding (without the
 /// opening quote).
 pub(crate) fn json_offset(value: &str, offset: usize) -> usize {
+    // Text serde_json writes as is (most GraphQL documents) keeps its offsets.
+    let head = value
+        .as_bytes()
+        .get(..offset.min(value.len()))
+        .unwrap_or_default();
+    if head.iter().all(|&b| is_plain_json_byte(b)) {
+        return head.len();
+    }
     value
         .char_indices()
         .take_while(|&(i, _)| i < offset)

@@ -891,3 +891,37 @@ fn deferred_commands_and_root_shells_are_judged_now() {
             .any(|c| c.starts_with("MAILTO"))
     );
 }
+
+proptest::proptest! {
+    /// The plain-word shortcut reads a word exactly as brush's word parser does.
+    #[test]
+    fn plain_words_read_as_the_word_parser_reads_them(value in "[A-Za-z0-9_./:,%+=-]{1,40}") {
+        let shortcut = super::words::plain_word(&value).expect("a plain word");
+        let parsed = brush_parser::word::parse(&value, &brush_parser::ParserOptions::default()).unwrap();
+        proptest::prop_assert_eq!(format!("{:?}", vec![shortcut]), format!("{parsed:?}"));
+    }
+}
+
+#[test]
+fn words_with_shell_syntax_are_not_plain() {
+    for word in [
+        "", "~/x", "$HOME", "a'b'", "\"a\"", "a\\b", "{a,b}", "*.rs", "a?", "[ab]", "@(x)", "a b",
+        "!x",
+    ] {
+        assert!(super::words::plain_word(word).is_none(), "{word}");
+    }
+    for word in [
+        "https://backboard.railway.com/graphql/v2",
+        "-X",
+        "POST",
+        "--data=a%20b",
+        "a+b,c",
+    ] {
+        let parsed =
+            brush_parser::word::parse(word, &brush_parser::ParserOptions::default()).unwrap();
+        assert_eq!(
+            format!("{:?}", vec![super::words::plain_word(word).unwrap()]),
+            format!("{parsed:?}")
+        );
+    }
+}

@@ -100,13 +100,16 @@ impl Walker {
         split: bool,
     ) -> Vec<RWord> {
         let options = ParserOptions::default();
-        let pieces = match word::parse(value, &options) {
-            Ok(pieces) => pieces,
-            Err(_) => vec![WordPieceWithSource {
-                piece: WordPiece::Text(value.to_string()),
-                start_index: 0,
-                end_index: value.len(),
-            }],
+        let pieces = match plain_word(value) {
+            Some(piece) => vec![piece],
+            None => match word::parse(value, &options) {
+                Ok(pieces) => pieces,
+                Err(_) => vec![WordPieceWithSource {
+                    piece: WordPiece::Text(value.to_string()),
+                    start_index: 0,
+                    end_index: value.len(),
+                }],
+            },
         };
         if split && let Some(words) = brace_expand(value, &pieces, span) {
             return words;
@@ -367,6 +370,18 @@ fn verbatim_content(pieces: &[WordPieceWithSource]) -> Option<usize> {
 }
 
 /// Expands `{a,b}` in a word made only of plain text; `None` when there is nothing to expand.
+/// A word made only of bytes the shell takes literally everywhere (letters, digits, `-_./:,%+=`), as
+/// brush's word parser reads it: one text piece. Most words of a command line are such words, and
+/// this skips the parser for them (tested against it in `tests.rs`).
+pub(super) fn plain_word(value: &str) -> Option<WordPieceWithSource> {
+    let plain = |b: &u8| b.is_ascii_alphanumeric() || b"-_./:,%+=".contains(b);
+    (!value.is_empty() && value.as_bytes().iter().all(plain)).then(|| WordPieceWithSource {
+        piece: WordPiece::Text(value.to_string()),
+        start_index: 0,
+        end_index: value.len(),
+    })
+}
+
 fn brace_expand(value: &str, pieces: &[WordPieceWithSource], span: Span) -> Option<Vec<RWord>> {
     if !value.contains('{')
         || !value.contains(',')

@@ -345,8 +345,27 @@ const fn pack(name: &str) -> (u64, u64) {
 /// (a JSON body, a message) are not path-classified for nothing: the word, as written or as resolved,
 /// spells one of [`PROTECTED_NAMES`].
 fn may_name_protected(word: &Word) -> bool {
-    spells_protected_name(&word.raw) || spells_protected_name(&word.text)
+    spells_protected_name(&word.raw) || (word.text != word.raw && spells_protected_name(&word.text))
 }
+
+/// Each byte as [`spells_protected_name`] reads it: an ASCII letter in lower case, a digit as is, `0`
+/// for any other byte (dropped).
+#[allow(
+    clippy::indexing_slicing,
+    reason = "evaluated at compile time: an index out of range fails the build"
+)]
+const FOLDED: [u8; 256] = {
+    let mut table = [0u8; 256];
+    let mut byte = 0;
+    while byte < 256 {
+        let b = byte as u8;
+        if b.is_ascii_alphanumeric() {
+            table[byte] = b.to_ascii_lowercase();
+        }
+        byte += 1;
+    }
+    table
+};
 
 /// Whether `text` contains one of [`PROTECTED_NAMES`] once ASCII case is folded and every character other
 /// than an ASCII letter or digit is dropped (`$AIR.LOCK_HOME` reads as `$AIRLOCK_HOME` to the path judge,
@@ -358,16 +377,25 @@ fn spells_protected_name(text: &str) -> bool {
     if !text.is_ascii() {
         return true;
     }
+    let [airlock, claude, cursor, codex, gemini] = PROTECTED_NAMES;
+    let ends = |window: u64, (name, mask): (u64, u64)| window & mask == name;
     let mut window = 0u64;
-    for byte in text.bytes().filter(u8::is_ascii_alphanumeric) {
-        let byte = byte.to_ascii_lowercase();
+    for byte in text.bytes() {
+        let byte = FOLDED.get(usize::from(byte)).copied().unwrap_or_default();
+        if byte == 0 {
+            continue;
+        }
         window = (window << 8) | u64::from(byte);
-        // Only a name's last letter can complete it.
-        if matches!(byte, b'k' | b'e' | b'r' | b'x' | b'i')
-            && PROTECTED_NAMES
-                .iter()
-                .any(|&(name, mask)| window & mask == name)
-        {
+        // Only a name's last letter can complete it, and each name ends in a different letter.
+        let found = match byte {
+            b'k' => ends(window, airlock),
+            b'e' => ends(window, claude),
+            b'r' => ends(window, cursor),
+            b'x' => ends(window, codex),
+            b'i' => ends(window, gemini),
+            _ => false,
+        };
+        if found {
             return true;
         }
     }

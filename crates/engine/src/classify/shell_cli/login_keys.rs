@@ -19,6 +19,19 @@ use crate::request::RequestKind;
 /// What every login-keys file name contains (the path judge compares names case-insensitively).
 const NAME: &[u8] = b"authorized_keys";
 
+/// Where `_` is in [`NAME`].
+const UNDERSCORE_AT: usize = 10;
+
+/// Whether `text` contains [`NAME`] in any ASCII case. Only a `_` can match the name's `_`, so only the
+/// places around each `_` are compared.
+fn spells_name(text: &str) -> bool {
+    text.match_indices('_').any(|(at, _)| {
+        at.checked_sub(UNDERSCORE_AT)
+            .and_then(|start| text.as_bytes().get(start..start + NAME.len()))
+            .is_some_and(|window| window.eq_ignore_ascii_case(NAME))
+    })
+}
+
 /// Commands that name the file without changing the keys in it.
 const HARMLESS: &[&str] = &[
     "chmod",
@@ -36,13 +49,8 @@ pub(crate) fn classify(cx: &Classifier<'_>, argv: &[Word], view: &View, out: &mu
     let mentions = |w: &Word| {
         // Non-ASCII words are checked in full: Unicode case folding can spell the name (`K`, the Kelvin
         // sign, folds to `k`).
-        [&w.raw, &w.text].iter().any(|t| {
-            !t.is_ascii()
-                || (t.contains('_')
-                    && t.as_bytes()
-                        .windows(NAME.len())
-                        .any(|at| at.eq_ignore_ascii_case(NAME)))
-        })
+        let names = |t: &str| !t.is_ascii() || spells_name(t);
+        names(&w.raw) || (w.text != w.raw && names(&w.text))
     };
     if !argv.iter().skip(args_from).any(mentions) {
         return;
@@ -79,6 +87,26 @@ pub(crate) fn classify(cx: &Classifier<'_>, argv: &[Word], view: &View, out: &mu
                 args::span_to(argv, idx),
             ));
             return;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn naive(text: &[u8]) -> bool {
+        text.windows(NAME.len())
+            .any(|at| at.eq_ignore_ascii_case(NAME))
+    }
+
+    proptest::proptest! {
+        /// Comparing only around each `_` finds the name exactly where a scan of every place does.
+        #[test]
+        fn the_name_is_found_where_a_full_scan_finds_it(
+            text in "[a-zA-Z_ /.~]{0,12}(AUTHORIZED_KEYS|authorized_keys|Authorized_Keys2|authorized-keys|_keys)?[a-z_/]{0,12}"
+        ) {
+            proptest::prop_assert_eq!(spells_name(&text), naive(text.as_bytes()));
         }
     }
 }
