@@ -4,7 +4,8 @@
 //! One Cedar request is made per action (principal `Airlock::Agent`, action `Airlock::Action::"<kind>"`,
 //! resource `Airlock::Target`, the action's facts as context). Facts no rule reads are left out of the
 //! context and actions that agree on everything the rules read share one request (see `policy/reads.rs`):
-//! the same answers, fewer evaluations. Every policy carries `@id`, `@verdict`
+//! the same answers, fewer evaluations. Rules whose leading tests cannot hold for an action are left out
+//! of its evaluation (see `policy/prefilter.rs`): again the same answer. Every policy carries `@id`, `@verdict`
 //! (`allow` on a `permit`, `ask` or `deny` on a `forbid`) and `@reason`; `@mitigation` is optional.
 //! A user `permit` with `@verdict("allow")` that matches an action lets it through even where a default
 //! `forbid` matches (user exceptions are evaluated first, in their own policy set).
@@ -23,8 +24,11 @@ use crate::decision::{Decision, Mitigation, Reason};
 use crate::error::EngineError;
 use crate::request::{Envelope, RequestKind};
 
+mod compiled;
+mod prefilter;
 mod reads;
 
+use prefilter::{FactMask, Prefilter};
 use reads::{ANY_TARGET, FACTS, Facts, Reads};
 
 /// The default policy text.
@@ -61,6 +65,8 @@ pub struct Policy {
     target_type: Option<EntityTypeName>,
     /// What the rules and exceptions can see of a Cedar request.
     reads: Reads,
+    /// Leaves out of an evaluation the rules that cannot fire on it.
+    prefilter: Prefilter,
 }
 
 /// A policy rule as a person reads it: id, verdict, reason.
@@ -80,60 +86,58 @@ pub struct RuleInfo {
 }
 
 impl Policy {
-    /// The default policy only. The embedded default is validated by the test suite and by
-    /// `airlock policy check`; here it is only parsed, to keep engine start-up fast.
+    /// The default policy only. Its rules are built from code generated from the embedded text (see
+    /// `policy/compiled.rs`), which the test suite checks equals the text; the text is validated by the
+    /// test suite and by `airlock policy check`. Nothing is parsed here, to keep engine start-up fast.
     pub fn default_policy() -> Result<Self, EngineError> {
-        let rules = parse_checked("default.cedar", DEFAULT_POLICY, "default")?;
-        Self::assemble(rules, Vec::new(), Reads::of_text(DEFAULT_POLICY))
+        Self::assemble(
+            compiled::default_rules()?,
+            Vec::new(),
+            compiled::DEFAULT_READS,
+        )
     }
 
     /// The default policy with a user policy layered on top. The user policy is parsed and validated
     /// against the schema; any error refuses to load (fail closed).
     pub fn with_user_policy(source_name: &str, text: &str) -> Result<Self, EngineError> {
-        let defaults = parse_checked("default.cedar", DEFAULT_POLICY, "default")?;
+        let defaults = compiled::default_rules()?;
         let user = parse_checked(source_name, text, "user")?;
         validate(source_name, &policy_set(source_name, &user)?)?;
-        let replaced: BTreeSet<String> = user
-            .iter()
-            .filter_map(|p| annotations(p).get("id").map(|id| id.to_string()))
+        let user: Vec<(cedar_policy::Policy, RuleInfo)> = user
+            .into_iter()
+            .map(|p| {
+                let info = rule_info(&p);
+                (p, info)
+            })
             .collect();
-        let mut rules = PolicySet::new();
-        let mut exceptions = PolicySet::new();
-        for policy in &user {
-            match policy.effect() {
-                cedar_policy::Effect::Permit => add(&mut exceptions, policy.clone(), source_name)?,
-                cedar_policy::Effect::Forbid => add(&mut rules, policy.clone(), source_name)?,
-            }
-        }
-        for policy in &defaults {
-            if annotations(policy)
-                .get("id")
-                .is_some_and(|id| !replaced.contains(*id))
-            {
-                add(&mut rules, policy.clone(), source_name)?;
-            }
-        }
+        let replaced: BTreeSet<&str> = user.iter().map(|(_, info)| info.id.as_str()).collect();
+        let (exceptions, mut rules): (Vec<_>, Vec<_>) = user
+            .iter()
+            .cloned()
+            .partition(|(p, _)| p.effect() == cedar_policy::Effect::Permit);
+        rules.extend(
+            defaults
+                .iter()
+                .filter(|(_, info)| !replaced.contains(info.id.as_str()))
+                .cloned(),
+        );
         if rules
-            .policies()
-            .all(|p| p.effect() != cedar_policy::Effect::Permit)
+            .iter()
+            .all(|(p, _)| p.effect() != cedar_policy::Effect::Permit)
         {
             // Keep the baseline permit even if the user replaced it: with no permit at all, Cedar would
             // deny everything silently. A user who wants that writes a forbid.
             let baseline = defaults
                 .iter()
-                .find(|p| p.effect() == cedar_policy::Effect::Permit);
-            if let Some(baseline) = baseline {
-                add(
-                    &mut rules,
-                    baseline.new_id(PolicyId::new("baseline")),
-                    source_name,
-                )?;
+                .find(|(p, _)| p.effect() == cedar_policy::Effect::Permit);
+            if let Some((baseline, info)) = baseline {
+                rules.push((baseline.new_id(PolicyId::new("baseline")), info.clone()));
             }
         }
         Self::assemble(
-            rules.policies().cloned().collect(),
-            exceptions.policies().cloned().collect(),
-            Reads::of_text(DEFAULT_POLICY).union(Reads::of_text(text)),
+            rules,
+            exceptions,
+            compiled::DEFAULT_READS.union(Reads::of_text(text)),
         )
     }
 
@@ -145,15 +149,23 @@ impl Policy {
         Ok(policies.len())
     }
 
-    /// `rules` and `exceptions` in policy order; `reads` covers what the texts they come from read.
+    /// `rules` and `exceptions` in policy order, each with what its annotations say; `reads` covers what
+    /// the texts they come from read.
     fn assemble(
-        rules: Vec<cedar_policy::Policy>,
-        exceptions: Vec<cedar_policy::Policy>,
+        rules: Vec<(cedar_policy::Policy, RuleInfo)>,
+        exceptions: Vec<(cedar_policy::Policy, RuleInfo)>,
         reads: Reads,
     ) -> Result<Self, EngineError> {
-        let infos = |set: &[cedar_policy::Policy]| -> Vec<(PolicyId, RuleInfo)> {
-            set.iter().map(|p| (p.id().clone(), rule_info(p))).collect()
+        let split = |set: Vec<(cedar_policy::Policy, RuleInfo)>| {
+            set.into_iter()
+                .map(|(p, info)| {
+                    let id = p.id().clone();
+                    (p, (id, info))
+                })
+                .unzip::<_, _, Vec<_>, Vec<_>>()
         };
+        let (rules, rule_infos) = split(rules);
+        let (exceptions, exception_infos) = split(exceptions);
         let action_type = EntityTypeName::from_str("Airlock::Action").map_err(|e| {
             EngineError::PolicyInvalid {
                 source_name: "policy".to_string(),
@@ -168,8 +180,9 @@ impl Policy {
             .collect();
         Ok(Self {
             reads,
-            rule_infos: infos(&rules),
-            exception_infos: infos(&exceptions),
+            rule_infos,
+            exception_infos,
+            prefilter: Prefilter::new(&rules),
             rules: policy_set("policy", &rules)?,
             exceptions: policy_set("policy", &exceptions)?,
             actions,
@@ -292,7 +305,15 @@ impl Policy {
     /// The verdict for what the policy sees of one action and the policy rule that gave it; `None` if
     /// Cedar could not evaluate.
     fn judge(&self, seen: &Seen<'_>) -> Option<(Verdict, &RuleInfo)> {
-        let request = self.cedar_request(seen)?;
+        // The rules that can fire on this request and the facts they read (the same answer, fewer
+        // evaluations and a smaller context); the exceptions see every fact read.
+        let subset = self.prefilter.subset(seen.kind, &seen.facts, self.reads);
+        let (rules, facts) = match &subset {
+            Some((set, facts)) if self.exceptions.is_empty() => (set.as_ref(), *facts),
+            Some((set, _)) => (set.as_ref(), FactMask::MAX),
+            None => (&self.rules, FactMask::MAX),
+        };
+        let request = self.cedar_request(seen, facts)?;
         let authorizer = Authorizer::new();
         let entities = Entities::empty();
         if !self.exceptions.is_empty() {
@@ -306,7 +327,7 @@ impl Policy {
                 return Some((Verdict::Allow, first));
             }
         }
-        let response = authorizer.is_authorized(&request, &self.rules, &entities);
+        let response = authorizer.is_authorized(&request, rules, &entities);
         if response.diagnostics().errors().next().is_some() {
             return None;
         }
@@ -333,8 +354,8 @@ impl Policy {
     }
 
     /// The Cedar request: principal the agent, action the kind, resource the target, and as context the
-    /// facts some rule reads.
-    fn cedar_request(&self, seen: &Seen<'_>) -> Option<CedarRequest> {
+    /// facts some rule reads (of those in `facts`, one bit per fact).
+    fn cedar_request(&self, seen: &Seen<'_>, facts: FactMask) -> Option<CedarRequest> {
         let principal =
             EntityUid::from_type_name_and_id(self.agent_type.clone()?, EntityId::new(seen.agent));
         let cedar_action = self.cedar_action(seen.kind)?;
@@ -346,7 +367,7 @@ impl Policy {
             .iter()
             .zip(seen.facts)
             .enumerate()
-            .filter(|(index, _)| self.reads.reads_fact(*index))
+            .filter(|(index, _)| self.reads.reads_fact(*index) && facts & (1 << index) != 0)
             .map(|(_, (name, value))| {
                 (
                     (*name).to_string(),
@@ -470,17 +491,6 @@ fn policy_set(
     })
 }
 
-fn add(
-    set: &mut PolicySet,
-    policy: cedar_policy::Policy,
-    source_name: &str,
-) -> Result<(), EngineError> {
-    set.add(policy).map_err(|e| EngineError::PolicyInvalid {
-        source_name: source_name.to_string(),
-        message: e.to_string(),
-    })
-}
-
 fn first_line(text: &str) -> &str {
     text.lines()
         .find(|l| !l.trim().is_empty() && !l.trim_start().starts_with('@'))
@@ -515,7 +525,11 @@ fn annotations(policy: &cedar_policy::Policy) -> BTreeMap<&str, &str> {
 }
 
 fn rule_info(policy: &cedar_policy::Policy) -> RuleInfo {
-    let notes = annotations(policy);
+    rule_info_from(&annotations(policy))
+}
+
+/// What a rule's annotations say.
+fn rule_info_from(notes: &BTreeMap<&str, &str>) -> RuleInfo {
     let verdict = match notes.get("verdict").copied() {
         Some("allow") => Verdict::Allow,
         Some("deny") => Verdict::Deny,
@@ -608,7 +622,15 @@ mod tests {
             BlastRadius::Account,
             BlastRadius::Host,
         ];
-        let families = ["shell-fs", "git", "sql", "http-railway", "airlock-self", ""];
+        let families = [
+            "shell-fs",
+            "git",
+            "sql",
+            "http-railway",
+            "airlock-self",
+            "login-keys",
+            "",
+        ];
         let environments = [None, Some("production"), Some("staging")];
         for (i, effect) in effects.into_iter().enumerate() {
             for (j, blast) in blasts.into_iter().enumerate() {
@@ -632,6 +654,7 @@ mod tests {
     fn reference(policy: &Policy, envelope: &Envelope, actions: Vec<Action>) -> Decision {
         let full = Policy {
             reads: Reads::ALL,
+            prefilter: Prefilter::off(),
             ..policy.clone()
         };
         let mut verdict = Verdict::Allow;
@@ -756,6 +779,48 @@ mod tests {
             }
         }
         assert!(checked > 1000, "{checked}");
+    }
+
+    /// The default policy as loaded (built by generated code, see `policy/compiled.rs`) decides exactly as
+    /// the default policy parsed from its text.
+    #[test]
+    fn the_compiled_default_decides_as_the_parsed_text() {
+        let parsed = parse_checked("default.cedar", DEFAULT_POLICY, "default")
+            .unwrap()
+            .into_iter()
+            .map(|p| {
+                let info = rule_info(&p);
+                (p, info)
+            })
+            .collect();
+        let text = Policy::assemble(parsed, Vec::new(), Reads::of_text(DEFAULT_POLICY)).unwrap();
+        let compiled = Policy::default_policy().unwrap();
+        assert_eq!(compiled.rules(), text.rules());
+        assert_eq!(compiled.reads, text.reads);
+        let mut decided = 0;
+        for agent in [None, Some("tester")] {
+            let mut envelope = envelope();
+            envelope.context.agent = agent.map(str::to_string);
+            for action in varied_actions() {
+                let (new, old) = (
+                    compiled.decide(&envelope, vec![action.clone()]),
+                    text.decide(&envelope, vec![action.clone()]),
+                );
+                assert_eq!(new, old, "{action:?}");
+                assert_eq!(
+                    compiled.required_approvers(&new),
+                    text.required_approvers(&old)
+                );
+                decided += 1;
+            }
+            for batch in varied_actions().chunks(23) {
+                assert_eq!(
+                    compiled.decide(&envelope, batch.to_vec()),
+                    text.decide(&envelope, batch.to_vec())
+                );
+            }
+        }
+        assert!(decided > 1000, "{decided}");
     }
 
     #[test]
