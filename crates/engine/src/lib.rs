@@ -59,12 +59,6 @@ impl Engine {
         })
     }
 
-    /// An engine from a catalogue and a policy loaded separately — e.g. on two threads, so that a fresh hook
-    /// process waits for the slower of [`Catalog::embedded`] and [`Policy::default_policy`], not their sum.
-    pub fn from_parts(catalog: Catalog, policy: Policy) -> Self {
-        Self { catalog, policy }
-    }
-
     /// The loaded catalogue.
     pub fn catalog(&self) -> &Catalog {
         &self.catalog

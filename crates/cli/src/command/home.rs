@@ -3,7 +3,7 @@
 
 use std::path::PathBuf;
 
-use airlock_engine::{Catalog, Engine, Policy};
+use airlock_engine::Engine;
 use anyhow::Context as _;
 
 /// `$AIRLOCK_HOME`, or `~/.airlock`.
@@ -29,21 +29,17 @@ pub fn load_engine(explicit: Option<&PathBuf>) -> anyhow::Result<Engine> {
         Some(path) => Some(path.clone()),
         None => Some(user_policy_path()).filter(|p| p.exists()),
     };
-    // The catalogue and the policy are independent and each takes a good part of a millisecond to load: a
-    // fresh hook process loads them side by side.
-    let catalog = std::thread::spawn(Catalog::embedded);
-    let policy = match path {
-        None => Policy::default_policy()?,
+    match path {
+        None => Ok(Engine::new()?),
         Some(path) => {
             let text = std::fs::read_to_string(&path)
                 .with_context(|| format!("cannot read policy file `{}`", path.display()))?;
-            Policy::with_user_policy(&path.display().to_string(), &text)?
+            Ok(Engine::with_user_policy(
+                &path.display().to_string(),
+                &text,
+            )?)
         }
-    };
-    let catalog = catalog
-        .join()
-        .map_err(|_| anyhow::anyhow!("loading the catalogue crashed"))??;
-    Ok(Engine::from_parts(catalog, policy))
+    }
 }
 
 /// The database URL: `AIRLOCK_DATABASE_URL`, else `database_url` in `$AIRLOCK_HOME/airlock.toml`, else the
