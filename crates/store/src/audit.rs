@@ -13,7 +13,7 @@ use crate::canonical::{
     GENESIS_HASH, HashedFields, canonical_json, entry_hash, entry_hash_hex, request_digest,
 };
 use crate::clock::Millis;
-use crate::db::{Store, WritePool as _, on_pool};
+use crate::db::{Pool, Store, WritePool as _, on_pool};
 use crate::error::{Result, StoreError};
 use crate::redact::{redact_text, summarize};
 
@@ -199,13 +199,14 @@ pub struct AuditFilter {
 /// Most rows in one `INSERT` of [`Store::append_batch`].
 const ROWS_PER_INSERT: usize = 8;
 
-/// `INSERT INTO audit_log (…) VALUES ($1, …, $14), ($15, …, $28), …` for 1 to [`ROWS_PER_INSERT`] rows, built
-/// once per size.
-fn insert_sql(rows: usize) -> &'static str {
+/// `INSERT INTO audit_log (…) VALUES ($1, …, $14), ($15, …, $28), …` for 1 to [`ROWS_PER_INSERT`] rows, with
+/// `; COMMIT` after it when `then_commit` (SQLite: see [`append_batch_sqlite`]); built once per shape.
+fn insert_sql(rows: usize, then_commit: bool) -> &'static str {
     static SQL: std::sync::OnceLock<Vec<String>> = std::sync::OnceLock::new();
     let all = SQL.get_or_init(|| {
-        (1..=ROWS_PER_INSERT)
-            .map(|rows| {
+        let mut all = Vec::with_capacity(2 * ROWS_PER_INSERT);
+        for commit in ["", "; COMMIT"] {
+            for rows in 1..=ROWS_PER_INSERT {
                 let values: Vec<String> = (0..rows)
                     .map(|row| {
                         let params: Vec<String> = (1..=14)
@@ -214,16 +215,142 @@ fn insert_sql(rows: usize) -> &'static str {
                         format!("({})", params.join(", "))
                     })
                     .collect();
-                format!(
-                    "INSERT INTO audit_log ({COLUMNS}) VALUES {}",
+                all.push(format!(
+                    "INSERT INTO audit_log ({COLUMNS}) VALUES {}{commit}",
                     values.join(", ")
-                )
-            })
-            .collect()
+                ));
+            }
+        }
+        all
     });
-    all.get(rows.clamp(1, ROWS_PER_INSERT) - 1)
-        .map(String::as_str)
-        .unwrap_or_default()
+    let index = rows.clamp(1, ROWS_PER_INSERT) - 1 + usize::from(then_commit) * ROWS_PER_INSERT;
+    all.get(index).map(String::as_str).unwrap_or_default()
+}
+
+/// The entries `records` become at the end of a chain whose last entry is `head` (`None`: the empty chain).
+fn chain_entries(
+    records: Vec<AuditRecord>,
+    head: Option<(i64, String)>,
+    now: Millis,
+) -> Vec<AuditEntry> {
+    let (mut seq, mut prev) = head.unwrap_or_else(|| (0, GENESIS_HASH.to_string()));
+    let mut buf = Vec::with_capacity(512);
+    let mut entries = Vec::with_capacity(records.len());
+    for record in records {
+        seq += 1;
+        let mut entry = AuditEntry {
+            seq,
+            ts_ms: now,
+            agent: record.agent,
+            session: record.session,
+            kind: record.kind,
+            digest: record.digest,
+            summary: record.summary,
+            decision: record.decision.as_str().to_string(),
+            reasons: canonical_json(&serde_json::to_value(&record.reasons).unwrap_or_default()),
+            mitigation: record.mitigation.as_str().to_string(),
+            approval_id: record.approval_id,
+            outcome: record.outcome,
+            prev_hash: prev,
+            hash: String::new(),
+        };
+        entry.hash = entry_hash(&entry.fields(), &mut buf);
+        prev = entry.hash.clone();
+        entries.push(entry);
+    }
+    entries
+}
+
+/// Binds the 14 columns of `$entry` (in [`COLUMNS`] order) to `$query`.
+macro_rules! bind_entry {
+    ($query:expr, $entry:expr) => {
+        $query
+            .bind($entry.seq)
+            .bind($entry.ts_ms)
+            .bind(&$entry.agent)
+            .bind(&$entry.session)
+            .bind(&$entry.kind)
+            .bind(&$entry.digest)
+            .bind(&$entry.summary)
+            .bind(&$entry.decision)
+            .bind(&$entry.reasons)
+            .bind(&$entry.mitigation)
+            .bind(&$entry.approval_id)
+            .bind(&$entry.outcome)
+            .bind(&$entry.prev_hash)
+            .bind(&$entry.hash)
+    };
+}
+
+/// `BEGIN IMMEDIATE` (the write lock, so the head read below is the head the entries chain onto) and the chain
+/// head, as one statement list: one round trip to the connection's database thread.
+const SQLITE_BEGIN_AND_HEAD: &str =
+    "BEGIN IMMEDIATE; SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1";
+
+/// [`Store::append_batch`] on SQLite, in two round trips to the connection's database thread however many
+/// records: `BEGIN IMMEDIATE` with the head read, then the inserts with `COMMIT` (a batch of more than
+/// [`ROWS_PER_INSERT`] records sends its leading chunks on their own first). Every statement is a hand-off to
+/// that thread and back, and on this machine a hand-off to a sleeping thread costs tens of µs — with a
+/// `Transaction` per statement it was 5–6 hand-offs, most of a proxied request's latency
+/// (`scripts/bench-gateway`). The transaction is run by hand, so sqlx does not know about it: until `COMMIT`
+/// has succeeded, the connection is marked to be closed (rolling back) instead of returned to the pool.
+async fn append_batch_sqlite(
+    pool: &sqlx::SqlitePool,
+    clock: &dyn crate::clock::Clock,
+    records: Vec<AuditRecord>,
+) -> Result<Vec<AuditEntry>> {
+    let mut conn = pool.acquire().await?;
+    let mut committed = false;
+    let result = async {
+        let head: Option<(i64, String)> = sqlx::query_as(SQLITE_BEGIN_AND_HEAD)
+            .fetch_optional(&mut *conn)
+            .await?;
+        let entries = chain_entries(records, head, clock.now_ms());
+        let mut chunks = entries.chunks(ROWS_PER_INSERT).peekable();
+        while let Some(chunk) = chunks.next() {
+            let last = chunks.peek().is_none();
+            let mut query = sqlx::query(insert_sql(chunk.len(), last));
+            for entry in chunk {
+                query = bind_entry!(query, entry);
+            }
+            query.execute(&mut *conn).await?;
+        }
+        committed = true;
+        Ok(entries)
+    }
+    .await;
+    if !committed {
+        // An error, or the caller gave up (the future was dropped) between the two round trips: the transaction
+        // may still be open on this connection, so it is not handed to anyone else.
+        conn.close_on_drop();
+    }
+    result
+}
+
+/// [`Store::append_batch`] on PostgreSQL: a transaction holding the chain's advisory lock.
+async fn append_batch_postgres(
+    pool: &sqlx::PgPool,
+    clock: &dyn crate::clock::Clock,
+    records: Vec<AuditRecord>,
+) -> Result<Vec<AuditEntry>> {
+    let mut tx = pool.begin_write().await?;
+    pool.lock_chain(&mut tx).await?;
+    let head: Option<(i64, String)> =
+        sqlx::query_as("SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1")
+            .fetch_optional(&mut *tx)
+            .await?;
+    let entries = chain_entries(records, head, clock.now_ms());
+    // A few rows per statement: every statement is a round trip to the server, which costs more than a row;
+    // more rows per statement stop paying off because the server looks each `$N` up by name.
+    for chunk in entries.chunks(ROWS_PER_INSERT) {
+        let mut query = sqlx::query(insert_sql(chunk.len(), false));
+        for entry in chunk {
+            query = bind_entry!(query, entry);
+        }
+        query.execute(&mut *tx).await?;
+    }
+    tx.commit().await?;
+    Ok(entries)
 }
 
 const COLUMNS: &str = "seq, ts_ms, agent, session, kind, digest, summary, decision, reasons, mitigation, approval_id, outcome, prev_hash, hash";
@@ -559,66 +686,10 @@ impl Store {
         if records.is_empty() {
             return Ok(Vec::new());
         }
-        let mut buf = Vec::with_capacity(512);
-        on_pool!(self, pool => {
-            let mut tx = pool.begin_write().await?;
-            pool.lock_chain(&mut tx).await?;
-            let head: Option<(i64, String)> =
-                sqlx::query_as("SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1")
-                    .fetch_optional(&mut *tx)
-                    .await?;
-            let (mut seq, mut prev) = head.unwrap_or_else(|| (0, GENESIS_HASH.to_string()));
-            let now = self.clock.now_ms();
-            let mut entries = Vec::with_capacity(records.len());
-            for record in records {
-                seq += 1;
-                let mut entry = AuditEntry {
-                    seq,
-                    ts_ms: now,
-                    agent: record.agent,
-                    session: record.session,
-                    kind: record.kind,
-                    digest: record.digest,
-                    summary: record.summary,
-                    decision: record.decision.as_str().to_string(),
-                    reasons: canonical_json(&serde_json::to_value(&record.reasons).unwrap_or_default()),
-                    mitigation: record.mitigation.as_str().to_string(),
-                    approval_id: record.approval_id,
-                    outcome: record.outcome,
-                    prev_hash: prev,
-                    hash: String::new(),
-                };
-                entry.hash = entry_hash(&entry.fields(), &mut buf);
-                prev = entry.hash.clone();
-                entries.push(entry);
-            }
-            // A few rows per statement: every statement is a round trip to the database (on SQLite, to the
-            // connection's own thread), which costs more than a row; more rows per statement stop paying off
-            // because SQLite looks each `$N` up by name.
-            for chunk in entries.chunks(ROWS_PER_INSERT) {
-                let mut query = sqlx::query(insert_sql(chunk.len()));
-                for entry in chunk {
-                    query = query
-                        .bind(entry.seq)
-                        .bind(entry.ts_ms)
-                        .bind(&entry.agent)
-                        .bind(&entry.session)
-                        .bind(&entry.kind)
-                        .bind(&entry.digest)
-                        .bind(&entry.summary)
-                        .bind(&entry.decision)
-                        .bind(&entry.reasons)
-                        .bind(&entry.mitigation)
-                        .bind(&entry.approval_id)
-                        .bind(&entry.outcome)
-                        .bind(&entry.prev_hash)
-                        .bind(&entry.hash);
-                }
-                query.execute(&mut *tx).await?;
-            }
-            tx.commit().await?;
-            Ok(entries)
-        })
+        match &self.pool {
+            Pool::Sqlite(pool) => append_batch_sqlite(pool, &*self.clock, records).await,
+            Pool::Postgres(pool) => append_batch_postgres(pool, &*self.clock, records).await,
+        }
     }
 
     /// The last entry's `seq` and hash (genesis hash and 0 for an empty log). Not a proof: see [`Store::verify`].

@@ -234,6 +234,9 @@ impl Store {
         let pool = SqlitePoolOptions::new()
             .max_connections(options.max_connections.max(1))
             .acquire_timeout(SQLITE_BUSY_TIMEOUT)
+            // No ping before handing out a connection: a connection to a local file does not go stale, and the
+            // ping is a round trip to the connection's database thread on every query.
+            .test_before_acquire(false)
             // A connection still inside a transaction when it comes back (a COMMIT that failed, e.g. on a
             // full disk) is closed rather than reused, so the next caller gets a clean one.
             .after_release(|conn, _meta| {

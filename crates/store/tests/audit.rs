@@ -33,6 +33,7 @@ on_both!(
     truncated_tail_is_detected_with_an_anchored_head,
     four_connections_make_one_chain,
     newer_schema_is_refused,
+    failed_batch_leaves_nothing_and_the_next_append_works,
 );
 
 pub fn record(i: usize, agent: &str, verdict: Verdict) -> AuditRecord {
@@ -191,6 +192,49 @@ async fn append_list_and_verify(db: TestDb) {
         (22, last.hash.as_str())
     );
     assert!(store.verify(None).await.unwrap().is_ok());
+}
+
+/// A batch whose last row the database refuses: nothing of it is kept, the error reaches the caller, and the
+/// connection it ran on is usable afterwards (on SQLite the transaction is run by hand, so this is the path
+/// that must roll back and not hand out a connection still inside it).
+async fn failed_batch_leaves_nothing_and_the_next_append_works(db: TestDb) {
+    fill(&db, 2).await;
+    let refuse = match db.backend {
+        airlock_store::Backend::Sqlite => {
+            "CREATE TRIGGER refuse_boom BEFORE INSERT ON audit_log WHEN NEW.agent = 'boom' \
+             BEGIN SELECT RAISE(ABORT, 'boom refused'); END"
+        }
+        airlock_store::Backend::Postgres => {
+            "CREATE FUNCTION refuse_boom() RETURNS trigger AS $$ BEGIN \
+             IF NEW.agent = 'boom' THEN RAISE EXCEPTION 'boom refused'; END IF; RETURN NEW; END $$ LANGUAGE plpgsql; \
+             CREATE TRIGGER refuse_boom BEFORE INSERT ON audit_log FOR EACH ROW EXECUTE FUNCTION refuse_boom()"
+        }
+    };
+    db.raw(refuse).await;
+    // 11 records: more than one INSERT statement, the refused row in the last one.
+    let mut batch: Vec<AuditRecord> = (3..=12)
+        .map(|i| record(i, "agent-a", Verdict::Ask))
+        .collect();
+    batch.push(record(13, "boom", Verdict::Deny));
+    let err = db.store.append_batch(batch).await.unwrap_err();
+    assert!(err.to_string().contains("boom refused"), "{err}");
+    assert_eq!(
+        db.store.head().await.unwrap().count,
+        2,
+        "nothing of the batch is kept"
+    );
+    // Every connection of the pool still appends (none is left inside the failed transaction).
+    for i in 0..6 {
+        let entry = db
+            .store
+            .append(record(100 + i, "agent-a", Verdict::Allow))
+            .await
+            .unwrap();
+        assert_eq!(entry.seq, 3 + i as i64);
+    }
+    let report = db.store.verify(None).await.unwrap();
+    assert!(report.is_ok(), "{report:?}");
+    assert_eq!(report.count, 8);
 }
 
 async fn log_refuses_update_and_delete(db: TestDb) {
