@@ -30,6 +30,13 @@ fn main() -> ExitCode {
     {
         std::process::exit(hook::run_process(agent));
     }
+    // The resident judge hook calls start (see `hook::resident`); not a command for people.
+    let mut args = std::env::args_os().skip(1);
+    if let (Some(command), None) = (args.next(), args.next())
+        && command == "resident-judge"
+    {
+        std::process::exit(hook::resident::serve());
+    }
     let cli = Cli::parse();
     let code = command::run(cli.command);
     ExitCode::from(u8::try_from(code).unwrap_or(1))

@@ -30,15 +30,20 @@ pub fn load_engine(explicit: Option<&PathBuf>) -> anyhow::Result<Engine> {
         None => Some(user_policy_path()).filter(|p| p.exists()),
     };
     match path {
-        None => Ok(Engine::new()?),
+        None => engine_with_policy(None),
         Some(path) => {
             let text = std::fs::read_to_string(&path)
                 .with_context(|| format!("cannot read policy file `{}`", path.display()))?;
-            Ok(Engine::with_user_policy(
-                &path.display().to_string(),
-                &text,
-            )?)
+            engine_with_policy(Some((&path, &text)))
         }
+    }
+}
+
+/// The engine with the default policy and, when given, the user's policy `(file, text)`.
+pub fn engine_with_policy(policy: Option<(&std::path::Path, &str)>) -> anyhow::Result<Engine> {
+    match policy {
+        None => Ok(Engine::new()?),
+        Some((path, text)) => Ok(Engine::with_user_policy(&path.display().to_string(), text)?),
     }
 }
 

@@ -96,18 +96,11 @@ pub fn failure_message(problem: &str) -> String {
     )
 }
 
-/// Decides `call` (or records why the input could not be understood) and says what to answer. Every error
-/// is a [`Outcome::Deny`].
+/// Decides `call` (or records why the input could not be understood) and says what to answer, in this
+/// process. Every error is a [`Outcome::Deny`].
 pub fn decide(agent: Agent, raw: &[u8], call: &Result<HookCall, String>) -> Outcome {
     // The engine (catalogue and policy, CPU-bound) loads on its own thread while the store opens.
-    let needs_engine = matches!(
-        call,
-        Ok(HookCall {
-            action: ToolAction::Judge(_) | ToolAction::Report(_),
-            ..
-        })
-    );
-    let engine = needs_engine.then(|| std::thread::spawn(|| home::load_engine(None)));
+    let engine = needs_engine(call).then(|| std::thread::spawn(|| home::load_engine(None)));
     let runtime = match tokio::runtime::Builder::new_current_thread()
         .enable_time()
         .build()
@@ -119,24 +112,54 @@ pub fn decide(agent: Agent, raw: &[u8], call: &Result<HookCall, String>) -> Outc
             )));
         }
     };
-    let outcome = runtime.block_on(decide_with_store(agent, raw, call, engine));
+    let outcome = runtime.block_on(async {
+        let store = open_store().await;
+        let engine = move || match engine.map(std::thread::JoinHandle::join) {
+            Some(Ok(Ok(engine))) => Ok(Arc::new(engine)),
+            Some(Ok(Err(err))) => Err(format!("{err:#}")),
+            Some(Err(_)) => Err("loading the policy crashed".into()),
+            None => Err("the policy was not loaded".into()),
+        };
+        let outcome = decide_with(agent, raw, call, &store, engine).await;
+        // Closing would checkpoint the write-ahead log into the database and sync it (measured: slower by a
+        // third); exiting the process is enough — what was committed is in the log already. Without a close,
+        // the log only shrinks when trimmed (see `Store::trim_wal`): once every few dozen calls, when it has
+        // grown.
+        if let Ok(store) = &store {
+            store.trim_wal().await;
+        }
+        std::mem::forget(store);
+        outcome
+    });
     // The process exits right after answering: what was committed is in the database already.
     std::mem::forget(runtime);
     outcome
 }
 
-type EngineLoad = std::thread::JoinHandle<anyhow::Result<Engine>>;
+/// Whether deciding `call` needs the engine (tools that only read, and input that could not be understood,
+/// do not).
+pub fn needs_engine(call: &Result<HookCall, String>) -> bool {
+    matches!(
+        call,
+        Ok(HookCall {
+            action: ToolAction::Judge(_) | ToolAction::Report(_),
+            ..
+        })
+    )
+}
 
-async fn decide_with_store(
+/// Decides `call` with `store` (or why it could not be opened) and the engine `engine` gives when asked —
+/// the same for a hook process and the resident judge. Every error is a [`Outcome::Deny`].
+pub async fn decide_with(
     agent: Agent,
     raw: &[u8],
     call: &Result<HookCall, String>,
-    engine: Option<EngineLoad>,
+    store: &Result<Store, String>,
+    engine: impl FnOnce() -> Result<Arc<Engine>, String>,
 ) -> Outcome {
-    let store = open_store().await;
-    let outcome = match (call, &store) {
+    match (call, store) {
         (Err(problem), _) => {
-            if let Ok(store) = &store {
+            if let Ok(store) = store {
                 // Best effort: the refusal stands whether or not it could be written down.
                 let _ = store.append(refusal_record(agent, raw, problem)).await;
             }
@@ -150,15 +173,7 @@ async fn decide_with_store(
                 Outcome::Deny(failure_message(&problem))
             }
         },
-    };
-    // Closing would checkpoint the write-ahead log into the database and sync it (measured: slower by a
-    // third); exiting the process is enough — what was committed is in the log already. Without a close, the log
-    // only shrinks when trimmed (see `Store::trim_wal`): once every few dozen calls, when it has grown.
-    if let Ok(store) = &store {
-        store.trim_wal().await;
     }
-    std::mem::forget(store);
-    outcome
 }
 
 async fn open_store() -> Result<Store, String> {
@@ -175,7 +190,7 @@ async fn open_store() -> Result<Store, String> {
 async fn decide_call(
     call: &HookCall,
     store: &Store,
-    engine: Option<EngineLoad>,
+    engine: impl FnOnce() -> Result<Arc<Engine>, String>,
 ) -> Result<Outcome, String> {
     let settings = Settings::load(&home::airlock_home())?;
     let requests = match &call.action {
@@ -188,13 +203,7 @@ async fn decide_call(
         }
         ToolAction::Judge(requests) | ToolAction::Report(requests) => requests,
     };
-    let engine = match engine.map(std::thread::JoinHandle::join) {
-        Some(Ok(Ok(engine))) => engine,
-        Some(Ok(Err(err))) => return Err(format!("{err:#}")),
-        Some(Err(_)) => return Err("loading the policy crashed".into()),
-        None => return Err("the policy was not loaded".into()),
-    };
-    let gate = Gate::new(Arc::new(engine), store.clone());
+    let gate = Gate::new(engine()?, store.clone());
     let envelopes: Vec<Envelope> = requests
         .iter()
         .map(|request| Envelope {
@@ -203,13 +212,11 @@ async fn decide_call(
             context: call.context.clone(),
         })
         .collect();
-    let outcome = if matches!(call.action, ToolAction::Report(_)) {
+    if matches!(call.action, ToolAction::Report(_)) {
         record_reports(&gate, &envelopes).await
     } else {
         judge_all(&gate, call, &envelopes, &settings).await
-    };
-    std::mem::forget(gate);
-    outcome
+    }
 }
 
 /// After-the-fact reports: decided and audited as `reported after the fact`; nothing can be refused.

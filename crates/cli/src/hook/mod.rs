@@ -10,7 +10,9 @@
 //! with an unexpected code. An agent name airlock does not know has no format: that exits 2 with the reason
 //! on stderr, which Claude-like agents treat as a block.
 //!
-//! Speed: a hook runs on every tool call, so this path skips flag parsing (see `main.rs`), uses one
+//! Speed: a hook runs on every tool call, so this path skips flag parsing (see `main.rs`) and hands the call
+//! to the resident judge ([`resident`]) when a trusted one runs: a long-lived process of this binary with the
+//! engine and the store already open, deciding with the same code. Without one it decides itself on one
 //! single-threaded runtime and one database connection, and exits without tearing anything down (what it
 //! committed is already in the database's write-ahead log).
 
@@ -19,6 +21,7 @@ mod codex;
 mod cursor;
 mod gemini;
 pub mod judge;
+pub mod resident;
 mod tools;
 
 use std::io::{Read as _, Write as _};
@@ -177,14 +180,17 @@ impl Answer {
 /// The most hook input airlock reads; more is refused (the engine asks on anything over 1 MiB anyway).
 const MAX_INPUT_BYTES: u64 = 16 * 1024 * 1024;
 
-/// Runs one hook call as a whole process: reads stdin, decides, writes the answer, returns the exit code.
-/// Never panics out: a panic anywhere below becomes a deny.
+/// Runs one hook call as a whole process: reads stdin, decides (through the resident judge when one answers),
+/// writes the answer, returns the exit code. Never panics out: a panic anywhere below becomes a deny.
 pub fn run_process(agent_name: &str) -> i32 {
-    let answer = match Agent::from_name(agent_name) {
-        None => Answer::block_exit(&format!(
-            "airlock: unknown agent `{agent_name}` (expected one of {}); blocking this tool call",
-            AGENT_NAMES.join(", ")
-        )),
+    let (answer, start_judge) = match Agent::from_name(agent_name) {
+        None => (
+            Answer::block_exit(&format!(
+                "airlock: unknown agent `{agent_name}` (expected one of {}); blocking this tool call",
+                AGENT_NAMES.join(", ")
+            )),
+            false,
+        ),
         Some(agent) => {
             let mut input = Vec::new();
             let read = std::io::stdin()
@@ -193,11 +199,14 @@ pub fn run_process(agent_name: &str) -> i32 {
                 .read_to_end(&mut input);
             let read = read.map(|_| ()).map_err(|err| err.to_string());
             match std::panic::catch_unwind(|| match read {
-                Ok(()) => handle(agent, &input),
-                Err(err) => refuse(agent, None, &format!("cannot read the hook input: {err}")),
+                Ok(()) => answer_call(agent, &input),
+                Err(err) => (
+                    refuse(agent, None, &format!("cannot read the hook input: {err}")),
+                    false,
+                ),
             }) {
-                Ok(answer) => answer,
-                Err(_) => refuse(agent, None, "airlock crashed while deciding"),
+                Ok(answered) => answered,
+                Err(_) => (refuse(agent, None, "airlock crashed while deciding"), false),
             }
         }
     };
@@ -210,13 +219,46 @@ pub fn run_process(agent_name: &str) -> i32 {
     if !answer.stderr.is_empty() {
         let _ = std::io::stderr().write_all(answer.stderr.as_bytes());
     }
+    if start_judge {
+        resident::start();
+    }
     answer.code
 }
 
-/// Decides one hook input and answers in `agent`'s format.
+/// The answer to `input`: from the resident judge when a trusted one answers, else decided here; and whether
+/// to start a judge afterwards (none runs, and [`resident::mode`] allows it).
+fn answer_call(agent: Agent, input: &[u8]) -> (Answer, bool) {
+    let mode = resident::mode();
+    if mode == resident::Mode::Off {
+        return (handle(agent, input), false);
+    }
+    match resident::ask(agent, input) {
+        resident::Reply::Answered(answer) => (answer, false),
+        resident::Reply::Failed(problem) => (refuse(agent, None, &problem), false),
+        resident::Reply::Unavailable { why, .. } if mode == resident::Mode::Require => (
+            refuse(
+                agent,
+                None,
+                &format!("{}=require, but {why}", resident::MODE_ENV),
+            ),
+            false,
+        ),
+        resident::Reply::Unavailable { start, .. } => (handle(agent, input), start),
+    }
+}
+
+/// Decides one hook input in this process and answers in `agent`'s format.
 pub fn handle(agent: Agent, input: &[u8]) -> Answer {
     let call = parse_input(agent, input);
     let outcome = judge::decide(agent, input, &call);
+    agent.answer(call.as_ref().ok(), &outcome)
+}
+
+/// Decides one hook input in the resident judge, with its engine and store, and answers in `agent`'s format.
+async fn handle_resident(agent: Agent, input: &[u8], judge: &resident::Resident) -> Answer {
+    let call = parse_input(agent, input);
+    let store = judge.store().await;
+    let outcome = judge::decide_with(agent, input, &call, &store, || judge.engine()).await;
     agent.answer(call.as_ref().ok(), &outcome)
 }
 
