@@ -488,11 +488,17 @@ fn looks_up_airlock_program(raw: &str) -> bool {
         })
 }
 
+/// Whether lowercase `text` names one of airlock's processes: `airlock …`, or the resident judge hooks start
+/// (`airlock resident-judge`, found by `pgrep -f resident-judge` too).
+fn names_airlock_process(lower: &str) -> bool {
+    lower.contains("airlock") || lower.contains("resident-judge")
+}
+
 /// `$(pgrep airlock)`, `` `pidof airlock` ``: process ids of airlock.
 fn looks_up_airlock(raw: &str) -> bool {
     let lower = raw.to_ascii_lowercase();
     (lower.contains("pgrep") || lower.contains("pidof") || lower.contains("ps "))
-        && lower.contains("airlock")
+        && names_airlock_process(&lower)
 }
 
 /// `pgrep airlock | xargs kill`: the ids come from a lookup of airlock's processes.
@@ -503,7 +509,7 @@ fn stdin_looks_up_airlock(stdin: &Stdin) -> bool {
                 .is_some_and(|w| matches!(args::command_name(&w.text).as_str(), "pgrep" | "pidof"))
                 && argv
                     .iter()
-                    .any(|w| w.text.to_ascii_lowercase().contains("airlock"))
+                    .any(|w| names_airlock_process(&w.text.to_ascii_lowercase()))
         }
         Stdin::Literal { .. } | Stdin::None => false,
     }
