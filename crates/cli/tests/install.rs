@@ -422,6 +422,19 @@ fn doctor_reports_wired_agents_as_protected_and_broken_hooks_as_not() {
         "every agent protected:\n{out}"
     );
     assert_eq!(out.matches("[ok]").count(), 8, "{out}");
+    // The sample calls started the resident judge; a later doctor finds it.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    loop {
+        let out = home.ok(&["doctor"]);
+        if out.contains("resident judge: running at") {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no resident judge after the doctor's hook calls:\n{out}"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(200));
+    }
 
     // A hook that lets everything through is caught by the known-bad sample.
     let permissive = home.root.join("bin/airlock");

@@ -6,6 +6,7 @@
 //! found is wired and working, 1 otherwise (also when no agent is found).
 //!
 //! The samples are real hook calls: they are decided and audited like any other (session `airlock-doctor`).
+//! Last, whether the resident judge (`crate::hook::resident`) runs for this environment.
 
 use std::io::{Read as _, Write as _};
 use std::path::{Path, PathBuf};
@@ -69,6 +70,8 @@ pub fn run(args: DoctorArgs) -> anyhow::Result<i32> {
         );
         healthy &= ok;
     }
+    // Speed, not protection: a hook decides the same with or without the judge.
+    println!("{}", crate::hook::resident::status());
     Ok(if healthy { 0 } else { 1 })
 }
 

@@ -250,6 +250,23 @@ fn trusted_peer(stream: &UnixStream) -> Result<(), String> {
     }
 }
 
+/// One line on the resident judge for this environment, for `airlock doctor`.
+pub fn status() -> String {
+    if mode() == Mode::Off {
+        return format!(
+            "resident judge: off ({MODE_ENV}=off): every hook call decides in its own process"
+        );
+    }
+    let paths = Paths::new(&home::airlock_home(), &env_fingerprint());
+    match UnixStream::connect(&paths.socket) {
+        Err(_) => "resident judge: not running; the next hook call starts one (until then hook calls decide in their own process, which is slower)".into(),
+        Ok(stream) => match trusted_peer(&stream) {
+            Ok(()) => format!("resident judge: running at {}", paths.socket.display()),
+            Err(why) => format!("resident judge: NOT used: {why} (hook calls decide in their own process)"),
+        },
+    }
+}
+
 /// Starts a resident judge for this environment, detached; best effort (the hook has answered already).
 pub fn start() {
     let Ok(exe) = std::env::current_exe() else {
