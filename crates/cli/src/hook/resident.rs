@@ -69,8 +69,11 @@ const HEALTH_TICK: Duration = Duration::from_secs(2);
 /// How long a hook waits for the judge's answer once it has sent the call.
 pub const ANSWER_TIMEOUT: Duration = Duration::from_secs(25);
 
-/// Most bytes of a call's header or of an answer.
-const MAX_FRAME: usize = 1024 * 1024;
+/// Most bytes of a call's header.
+const MAX_HEADER: usize = 1024 * 1024;
+
+/// Most bytes of an answer (a call holding many requests lists every approval id and reason).
+const MAX_ANSWER: usize = 64 * 1024 * 1024;
 
 /// How a hook process uses the resident judge (`AIRLOCK_RESIDENT_JUDGE`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -206,7 +209,7 @@ pub fn ask(agent: Agent, input: &[u8]) -> Reply {
             start: false,
         };
     }
-    match read_frame(&mut stream) {
+    match read_frame(&mut stream, MAX_ANSWER) {
         Ok(Some(frame)) => match serde_json::from_slice::<AnswerFrame>(&frame) {
             Ok(AnswerFrame::Answer {
                 stdout,
@@ -287,7 +290,7 @@ fn write_frame(out: &mut impl std::io::Write, bytes: &[u8]) -> std::io::Result<(
 }
 
 /// One frame; `None` when the stream ends before one starts.
-fn read_frame(input: &mut impl std::io::Read) -> std::io::Result<Option<Vec<u8>>> {
+fn read_frame(input: &mut impl std::io::Read, max: usize) -> std::io::Result<Option<Vec<u8>>> {
     let mut len = [0u8; 4];
     match input.read_exact(&mut len) {
         Ok(()) => {}
@@ -295,9 +298,9 @@ fn read_frame(input: &mut impl std::io::Read) -> std::io::Result<Option<Vec<u8>>
         Err(err) => return Err(err),
     }
     let len = u32::from_be_bytes(len) as usize;
-    if len > MAX_FRAME {
+    if len > max {
         return Err(std::io::Error::other(format!(
-            "a frame of {len} bytes is too large"
+            "a frame of {len} bytes is larger than {max}"
         )));
     }
     let mut frame = vec![0u8; len];
@@ -436,7 +439,7 @@ impl Resident {
             stream.read_exact(&mut frame).await.ok()?;
             Some(frame)
         }
-        let Some(header) = frame(&mut stream, MAX_FRAME).await else {
+        let Some(header) = frame(&mut stream, MAX_HEADER).await else {
             return;
         };
         let Ok(header) = serde_json::from_slice::<CallHeader>(&header) else {
@@ -555,11 +558,11 @@ mod tests {
         write_frame(&mut buf, b"hello").unwrap();
         write_frame(&mut buf, b"").unwrap();
         let mut input = buf.as_slice();
-        assert_eq!(read_frame(&mut input).unwrap().unwrap(), b"hello");
-        assert_eq!(read_frame(&mut input).unwrap().unwrap(), b"");
-        assert!(read_frame(&mut input).unwrap().is_none());
-        let big = ((MAX_FRAME + 1) as u32).to_be_bytes();
-        assert!(read_frame(&mut big.as_slice()).is_err());
+        assert_eq!(read_frame(&mut input, 5).unwrap().unwrap(), b"hello");
+        assert_eq!(read_frame(&mut input, 5).unwrap().unwrap(), b"");
+        assert!(read_frame(&mut input, 5).unwrap().is_none());
+        let big = 6u32.to_be_bytes();
+        assert!(read_frame(&mut big.as_slice(), 5).is_err());
     }
 
     #[test]
