@@ -17,10 +17,17 @@
 use std::io::{Read as _, Write as _};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
-use airlock_store::{AuditEntry, AuditFilter, Store};
+use airlock_store::{AuditEntry, AuditFilter};
+
+#[path = "support/home.rs"]
+#[allow(
+    dead_code,
+    reason = "these tests run hooks themselves, not the helper's `airlock` runners"
+)]
+mod home;
+use home::Home;
 
 const AGENTS: [&str; 4] = ["claude-code", "cursor", "codex", "gemini"];
 
@@ -63,133 +70,94 @@ fn fixture(name: &str) -> Vec<u8> {
     std::fs::read(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
 }
 
-static HOMES: AtomicUsize = AtomicUsize::new(0);
-
-/// A fresh `$AIRLOCK_HOME` and `$HOME`, removed afterwards (which also ends its judge).
-struct Home {
-    root: PathBuf,
+/// A hook process in `home` (`$AIRLOCK_HOME` and `$HOME`) with `AIRLOCK_RESIDENT_JUDGE=mode`.
+fn spawn_hook(home: &Home, agent: &str, mode: &str, input: &[u8]) -> Child {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_airlock"))
+        .args(["hook", agent])
+        .env("AIRLOCK_HOME", &home.0)
+        .env("HOME", &home.0)
+        .env("AIRLOCK_RESIDENT_JUDGE", mode)
+        .env_remove("AIRLOCK_DATABASE_URL")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child.stdin.take().unwrap().write_all(input).unwrap();
+    child
 }
 
-impl Home {
-    fn new(name: &str) -> Self {
-        let root = std::env::temp_dir().join(format!(
-            "airlock-resident-{name}-{}-{}",
-            std::process::id(),
-            HOMES.fetch_add(1, Ordering::Relaxed)
-        ));
-        let _ = std::fs::remove_dir_all(&root);
-        std::fs::create_dir_all(root.join("airlock")).unwrap();
-        std::fs::create_dir_all(root.join("user")).unwrap();
-        Home { root }
-    }
+fn hook(home: &Home, agent: &str, mode: &str, input: &[u8]) -> Output {
+    spawn_hook(home, agent, mode, input)
+        .wait_with_output()
+        .unwrap()
+}
 
-    fn airlock_home(&self) -> PathBuf {
-        self.root.join("airlock")
-    }
-
-    fn spawn_hook(&self, agent: &str, mode: &str, input: &[u8]) -> Child {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_airlock"))
-            .args(["hook", agent])
-            .env("AIRLOCK_HOME", self.airlock_home())
-            .env("HOME", self.root.join("user"))
-            .env("AIRLOCK_RESIDENT_JUDGE", mode)
-            .env_remove("AIRLOCK_DATABASE_URL")
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
-        child.stdin.take().unwrap().write_all(input).unwrap();
-        child
-    }
-
-    fn hook(&self, agent: &str, mode: &str, input: &[u8]) -> Output {
-        self.spawn_hook(agent, mode, input)
-            .wait_with_output()
-            .unwrap()
-    }
-
-    /// Makes one call that starts a judge and waits until it listens; its socket.
-    fn start_judge(&self) -> PathBuf {
-        let out = self.hook("claude-code", "auto", &fixture("claude-code/bash-ls.json"));
-        assert_eq!(out.status.code(), Some(0));
-        let deadline = Instant::now() + Duration::from_secs(20);
-        loop {
-            if let Some(socket) = self.socket()
-                && std::os::unix::net::UnixStream::connect(&socket).is_ok()
-            {
-                return socket;
-            }
-            assert!(Instant::now() < deadline, "no resident judge started");
-            std::thread::sleep(Duration::from_millis(20));
+/// Makes one call that starts a judge and waits until it listens; its socket.
+fn start_judge(home: &Home) -> PathBuf {
+    let out = hook(
+        home,
+        "claude-code",
+        "auto",
+        &fixture("claude-code/bash-ls.json"),
+    );
+    assert_eq!(out.status.code(), Some(0));
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        if let Some(socket) = socket(home)
+            && std::os::unix::net::UnixStream::connect(&socket).is_ok()
+        {
+            return socket;
         }
+        assert!(Instant::now() < deadline, "no resident judge started");
+        std::thread::sleep(Duration::from_millis(20));
     }
+}
 
-    fn socket(&self) -> Option<PathBuf> {
-        let run = self.airlock_home().join("run");
-        std::fs::read_dir(run)
-            .ok()?
-            .flatten()
-            .map(|e| e.path())
-            .find(|p| {
-                p.extension().is_some_and(|e| e == "sock")
-                    && p.file_name()
-                        .is_some_and(|n| n.to_string_lossy().starts_with("judge-"))
-            })
-    }
-
-    /// The pids of `airlock resident-judge` processes serving this home.
-    fn judges(&self) -> Vec<u32> {
-        let home = format!("AIRLOCK_HOME={}", self.airlock_home().display());
-        let mut out = Vec::new();
-        for entry in std::fs::read_dir("/proc").unwrap().flatten() {
-            let Ok(pid) = entry.file_name().to_string_lossy().parse::<u32>() else {
-                continue;
-            };
-            let cmdline = std::fs::read(entry.path().join("cmdline")).unwrap_or_default();
-            if !cmdline.ends_with(b"resident-judge\0") {
-                continue;
-            }
-            let environ = std::fs::read(entry.path().join("environ")).unwrap_or_default();
-            if environ.split(|b| *b == 0).any(|var| var == home.as_bytes()) {
-                out.push(pid);
-            }
-        }
-        out
-    }
-
-    fn store<T>(&self, work: impl AsyncFnOnce(Store) -> T) -> T {
-        let runtime = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .unwrap();
-        runtime.block_on(async {
-            let url = format!(
-                "sqlite://{}",
-                self.airlock_home().join("airlock.db").display()
-            );
-            let store = Store::open(&url).await.unwrap();
-            let out = work(store.clone()).await;
-            store.close().await;
-            out
+fn socket(home: &Home) -> Option<PathBuf> {
+    let run = home.0.join("run");
+    std::fs::read_dir(run)
+        .ok()?
+        .flatten()
+        .map(|e| e.path())
+        .find(|p| {
+            p.extension().is_some_and(|e| e == "sock")
+                && p.file_name()
+                    .is_some_and(|n| n.to_string_lossy().starts_with("judge-"))
         })
-    }
-
-    fn audit(&self) -> Vec<AuditEntry> {
-        self.store(async |s| s.list(&AuditFilter::default()).await.unwrap())
-    }
-
-    fn verified_count(&self) -> i64 {
-        let report = self.store(async |s| s.verify(None).await.unwrap());
-        assert!(report.is_ok(), "the audit chain must verify: {report:?}");
-        report.count
-    }
 }
 
-impl Drop for Home {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.root);
+/// The pids of `airlock resident-judge` processes serving `home`.
+fn judges(home: &Home) -> Vec<u32> {
+    let wanted = format!("AIRLOCK_HOME={}", home.0.display());
+    let mut out = Vec::new();
+    for entry in std::fs::read_dir("/proc").unwrap().flatten() {
+        let Ok(pid) = entry.file_name().to_string_lossy().parse::<u32>() else {
+            continue;
+        };
+        let cmdline = std::fs::read(entry.path().join("cmdline")).unwrap_or_default();
+        if !cmdline.ends_with(b"resident-judge\0") {
+            continue;
+        }
+        let environ = std::fs::read(entry.path().join("environ")).unwrap_or_default();
+        if environ
+            .split(|b| *b == 0)
+            .any(|var| var == wanted.as_bytes())
+        {
+            out.push(pid);
+        }
     }
+    out
+}
+
+fn audit(home: &Home) -> Vec<AuditEntry> {
+    home.store(async |s| s.list(&AuditFilter::default()).await.unwrap())
+}
+
+fn verified_count(home: &Home) -> i64 {
+    let report = home.store(async |s| s.verify(None).await.unwrap());
+    assert!(report.is_ok(), "the audit chain must verify: {report:?}");
+    report.count
 }
 
 /// The answer with approval ids (random) replaced, for comparing two homes.
@@ -211,16 +179,16 @@ fn normalized(out: &Output) -> (Option<i32>, String, String) {
 
 #[test]
 fn the_judge_answers_exactly_what_a_hook_process_decides() {
-    let alone = Home::new("alone");
-    let resident = Home::new("judged");
-    resident.start_judge();
+    let alone = Home::new("resident", "alone");
+    let resident = Home::new("resident", "judged");
+    start_judge(&resident);
     for agent in AGENTS {
         let mut inputs: Vec<Vec<u8>> = samples(agent).iter().map(|s| fixture(s)).collect();
         inputs.push(Vec::new());
         inputs.push(b"{not json".to_vec());
         for input in inputs {
-            let expected = alone.hook(agent, "off", &input);
-            let got = resident.hook(agent, "require", &input);
+            let expected = hook(&alone, agent, "off", &input);
+            let got = hook(&resident, agent, "require", &input);
             assert_eq!(
                 normalized(&got),
                 normalized(&expected),
@@ -231,7 +199,7 @@ fn the_judge_answers_exactly_what_a_hook_process_decides() {
     }
     // The same decisions were recorded (the judge's home has the one extra call that started it).
     let decisions = |home: &Home| -> Vec<(String, String)> {
-        home.audit()
+        audit(home)
             .into_iter()
             .map(|e| (e.kind, e.decision))
             .collect()
@@ -239,25 +207,25 @@ fn the_judge_answers_exactly_what_a_hook_process_decides() {
     let mut judged = decisions(&resident);
     judged.remove(0);
     assert_eq!(judged, decisions(&alone));
-    assert_eq!(resident.verified_count(), 1 + 6 * 4);
+    assert_eq!(verified_count(&resident), 1 + 6 * 4);
 }
 
 #[test]
 fn policy_edits_and_a_replaced_database_reach_a_running_judge() {
-    let home = Home::new("edits");
-    home.start_judge();
+    let home = Home::new("resident", "edits");
+    start_judge(&home);
     let ls = fixture("claude-code/bash-ls.json");
     assert_eq!(
-        String::from_utf8(home.hook("claude-code", "require", &ls).stdout).unwrap(),
+        String::from_utf8(hook(&home, "claude-code", "require", &ls).stdout).unwrap(),
         "{}\n"
     );
-    let policy = home.airlock_home().join("policy.cedar");
+    let policy = home.0.join("policy.cedar");
     std::fs::write(
         &policy,
         "forbid (principal, action, resource) when { this is not cedar };\n",
     )
     .unwrap();
-    let out = home.hook("claude-code", "require", &ls);
+    let out = hook(&home, "claude-code", "require", &ls);
     let stdout = String::from_utf8(out.stdout).unwrap();
     assert!(
         stdout.contains("\"deny\"") && stdout.contains("policy.cedar"),
@@ -265,25 +233,25 @@ fn policy_edits_and_a_replaced_database_reach_a_running_judge() {
     );
     std::fs::remove_file(&policy).unwrap();
     assert_eq!(
-        String::from_utf8(home.hook("claude-code", "require", &ls).stdout).unwrap(),
+        String::from_utf8(hook(&home, "claude-code", "require", &ls).stdout).unwrap(),
         "{}\n"
     );
     // The database moved aside: the judge writes to the new file at the path, not to the old one.
-    let db = home.airlock_home().join("airlock.db");
-    let aside = home.root.join("old.db");
+    let db = home.0.join("airlock.db");
+    let aside = home.0.join("old.db");
     std::fs::rename(&db, &aside).unwrap();
     for suffix in ["-wal", "-shm"] {
         let _ = std::fs::rename(
-            home.airlock_home().join(format!("airlock.db{suffix}")),
-            home.root.join(format!("old.db{suffix}")),
+            home.0.join(format!("airlock.db{suffix}")),
+            home.0.join(format!("old.db{suffix}")),
         );
     }
     assert_eq!(
-        String::from_utf8(home.hook("claude-code", "require", &ls).stdout).unwrap(),
+        String::from_utf8(hook(&home, "claude-code", "require", &ls).stdout).unwrap(),
         "{}\n"
     );
     assert_eq!(
-        home.verified_count(),
+        verified_count(&home),
         1,
         "the call after the move is in the new database"
     );
@@ -291,8 +259,8 @@ fn policy_edits_and_a_replaced_database_reach_a_running_judge() {
 
 #[test]
 fn an_impostor_on_the_judges_socket_is_not_trusted() {
-    let home = Home::new("impostor");
-    let socket = home.start_judge();
+    let home = Home::new("resident", "impostor");
+    let socket = start_judge(&home);
     // Take the socket over: the real judge notices its socket is gone and leaves.
     std::fs::remove_file(&socket).unwrap();
     let listener = std::os::unix::net::UnixListener::bind(&socket).unwrap();
@@ -321,14 +289,14 @@ fn an_impostor_on_the_judges_socket_is_not_trusted() {
         served
     });
     let incident = fixture("claude-code/bash-incident-curl.json");
-    let out = home.hook("claude-code", "auto", &incident);
+    let out = hook(&home, "claude-code", "auto", &incident);
     let stdout = String::from_utf8(out.stdout).unwrap();
     assert!(
         stdout.contains("\"permissionDecision\":\"deny\"")
             && stdout.contains("holding this for a person's approval"),
         "the hook must decide itself, not take the impostor's allow: {stdout}"
     );
-    let out = home.hook("claude-code", "require", &incident);
+    let out = hook(&home, "claude-code", "require", &incident);
     let stdout = String::from_utf8(out.stdout).unwrap();
     assert!(
         stdout.contains("\"permissionDecision\":\"deny\"")
@@ -344,12 +312,12 @@ fn an_impostor_on_the_judges_socket_is_not_trusted() {
 
 #[test]
 fn twenty_hook_processes_at_once_through_the_judge_make_one_chain() {
-    let home = Home::new("twenty");
-    home.start_judge();
+    let home = Home::new("resident", "twenty");
+    start_judge(&home);
     let children: Vec<(usize, Child)> = (0..20)
         .map(|i| {
             let (agent, sample) = (AGENTS[i % 4], samples(AGENTS[i % 4])[i % 3]);
-            (i, home.spawn_hook(agent, "require", &fixture(sample)))
+            (i, spawn_hook(&home, agent, "require", &fixture(sample)))
         })
         .collect();
     for (i, child) in children {
@@ -364,16 +332,16 @@ fn twenty_hook_processes_at_once_through_the_judge_make_one_chain() {
             "call {i} was not decided by the judge: {text}"
         );
     }
-    assert_eq!(home.verified_count(), 21);
+    assert_eq!(verified_count(&home), 21);
 }
 
 #[test]
 fn the_judge_leaves_when_its_home_is_removed() {
-    let home = Home::new("leaves");
-    home.start_judge();
-    let judges = home.judges();
+    let home = Home::new("resident", "leaves");
+    start_judge(&home);
+    let judges = judges(&home);
     assert_eq!(judges.len(), 1, "one judge serves the home: {judges:?}");
-    std::fs::remove_dir_all(&home.root).unwrap();
+    std::fs::remove_dir_all(&home.0).unwrap();
     let deadline = Instant::now() + Duration::from_secs(15);
     while Path::new(&format!("/proc/{}", judges[0])).exists() {
         let zombie = std::fs::read_to_string(format!("/proc/{}/stat", judges[0]))
@@ -384,8 +352,5 @@ fn the_judge_leaves_when_its_home_is_removed() {
         assert!(Instant::now() < deadline, "the judge outlived its home");
         std::thread::sleep(Duration::from_millis(50));
     }
-    assert!(
-        !home.root.exists(),
-        "the judge must not create its home again"
-    );
+    assert!(!home.0.exists(), "the judge must not create its home again");
 }
