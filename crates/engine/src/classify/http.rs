@@ -45,6 +45,7 @@ const MAX_SEGMENTS: usize = 64;
 ///                                           # `{name}` one segment, `**` any rest (captured as `{rest}`)
 /// not_paths = ["/_*"]                       # the rule does not fire for these
 /// params = { Action = ["Delete*"] }         # query-string or form-body parameter globs
+/// json = { force = ["true"] }               # top-level fields of a JSON object body (scalars as text)
 /// headers = { X-Amz-Target = ["*.Delete*"] }  # header value globs (names case-insensitive)
 /// path_words = ["delete", "destroy"]        # the last segment's first or last word is one of these
 /// not_words = ["cache"]                     # … and no word of it or of the segment before is one of these
@@ -76,6 +77,10 @@ pub struct HttpPattern {
     /// Parameters (query string or form body): name → value globs; all names must be present.
     #[serde(default)]
     pub params: BTreeMap<String, Vec<String>>,
+    /// Top-level fields of a JSON object body: name → value globs (strings as they are, numbers and booleans
+    /// as JSON writes them); all names must be present.
+    #[serde(default)]
+    pub json: BTreeMap<String, Vec<String>>,
     /// Headers: name → value globs; all names must be present.
     #[serde(default)]
     pub headers: BTreeMap<String, Vec<String>>,
@@ -126,6 +131,8 @@ struct Parts<'r> {
     body_params: Vec<(String, String, Span)>,
     headers: BTreeMap<String, &'r str>,
     body: Option<&'r str>,
+    /// The top-level scalar fields of a JSON object body, read on first use (most rules never ask).
+    json_fields: std::cell::OnceCell<Vec<(String, String)>>,
     request: &'r HttpRequest,
 }
 
@@ -218,8 +225,18 @@ impl<'r> Parts<'r> {
             body_params,
             headers,
             body,
+            json_fields: std::cell::OnceCell::new(),
             request,
         }
+    }
+
+    /// The value of the top-level field `name` of a JSON object body, as text.
+    fn json_field(&self, name: &str) -> Option<&str> {
+        self.json_fields
+            .get_or_init(|| self.body.map(json_fields).unwrap_or_default())
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
     }
 
     fn content_type(&self) -> String {
@@ -256,6 +273,25 @@ impl<'r> Parts<'r> {
             })
             .map(str::to_string)
     }
+}
+
+/// The top-level scalar fields of a JSON object body (strings as they are, numbers and booleans as JSON writes
+/// them); nothing for any other body.
+fn json_fields(body: &str) -> Vec<(String, String)> {
+    if !body.trim_start().starts_with('{') {
+        return Vec::new();
+    }
+    let Ok(serde_json::Value::Object(map)) = serde_json::from_str::<Value>(body) else {
+        return Vec::new();
+    };
+    map.into_iter()
+        .filter_map(|(k, v)| match v {
+            Value::String(s) => Some((k, s)),
+            Value::Bool(b) => Some((k, b.to_string())),
+            Value::Number(n) => Some((k, n.to_string())),
+            _ => None,
+        })
+        .collect()
 }
 
 /// Parameters of an `application/x-www-form-urlencoded`-looking body, with spans relative to the body.
@@ -365,6 +401,18 @@ fn matches(pattern: &HttpPattern, parts: &Parts<'_>, line: Span) -> Option<Match
         captures.insert(name.clone(), value.to_string());
         if let Some(s) = body_span {
             span = s.shifted(body_offset(parts.request));
+        }
+    }
+    for (name, globs) in &pattern.json {
+        let value = parts.json_field(name)?;
+        if !globs.iter().any(|g| glob_match(g, value)) {
+            return None;
+        }
+        captures.insert(name.clone(), value.to_string());
+        // The evidence is the body.
+        if let Some(body) = parts.body {
+            let at = body_offset(parts.request);
+            span = Span::new(at, at + body.len());
         }
     }
     for (name, globs) in &pattern.headers {
