@@ -196,7 +196,8 @@ pub struct AuditFilter {
     pub limit: Option<u32>,
 }
 
-/// Most rows in one `INSERT` of [`Store::append_batch`].
+/// Most rows in one `INSERT` of [`Store::append_batch`]: more rows per statement save round trips, but past a
+/// few they stop paying off because SQLite looks each `$N` up by name.
 const ROWS_PER_INSERT: usize = 8;
 
 /// `INSERT INTO audit_log (…) VALUES ($1, …, $14), ($15, …, $28), …` for 1 to [`ROWS_PER_INSERT`] rows, with
@@ -340,8 +341,7 @@ async fn append_batch_postgres(
             .fetch_optional(&mut *tx)
             .await?;
     let entries = chain_entries(records, head, clock.now_ms());
-    // A few rows per statement: every statement is a round trip to the server, which costs more than a row;
-    // more rows per statement stop paying off because the server looks each `$N` up by name.
+    // A few rows per statement (see `ROWS_PER_INSERT`): every statement is a round trip to the server.
     for chunk in entries.chunks(ROWS_PER_INSERT) {
         let mut query = sqlx::query(insert_sql(chunk.len(), false));
         for entry in chunk {

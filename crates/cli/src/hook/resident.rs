@@ -378,8 +378,8 @@ fn serve_at(paths: &Paths, fingerprint: String) -> std::io::Result<()> {
                     }
                 }
                 _ = tick.tick() => {
-                    if let Some(why) = judge.why_stop(&socket, bound) {
-                        let _ = why;
+                    // The reason is for readers of `why_stop`: the judge has no stderr to print it to.
+                    if judge.why_stop(&socket, bound).is_some() {
                         break;
                     }
                 }
