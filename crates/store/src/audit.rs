@@ -196,35 +196,55 @@ pub struct AuditFilter {
     pub limit: Option<u32>,
 }
 
-/// Most rows in one `INSERT` of [`Store::append_batch`]: more rows per statement save round trips, but past a
-/// few they stop paying off because SQLite looks each `$N` up by name.
-const ROWS_PER_INSERT: usize = 8;
+/// Most rows in one `INSERT` of [`Store::append_batch`]: more rows per statement save round trips (and steps
+/// of SQLite's statement machine); each row count is a statement of its own in sqlx's statement cache.
+const ROWS_PER_INSERT: usize = 16;
 
-/// `INSERT INTO audit_log (…) VALUES ($1, …, $14), ($15, …, $28), …` for 1 to [`ROWS_PER_INSERT`] rows, with
-/// `; COMMIT` after it when `then_commit` (SQLite: see [`append_batch_sqlite`]); built once per shape.
-fn insert_sql(rows: usize, then_commit: bool) -> &'static str {
+/// How an `INSERT` of [`insert_sql`] writes its parameters.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Placeholders {
+    /// `?`, bound by position. For SQLite: sqlx asks SQLite for every parameter's name before binding it,
+    /// and for `$N` SQLite finds that name with a linear scan — quadratic in the parameters of a statement,
+    /// the database thread's largest single cost in `scripts/bench-gateway` before it was changed.
+    Anonymous,
+    /// `$1`, `$2`, …: PostgreSQL's form.
+    Numbered,
+}
+
+/// `INSERT INTO audit_log (…) VALUES (…), (…), …` for 1 to [`ROWS_PER_INSERT`] rows of the 14 columns,
+/// with `; COMMIT` after it when `then_commit` (SQLite: see [`append_batch_sqlite`]); built once per shape.
+fn insert_sql(rows: usize, placeholders: Placeholders, then_commit: bool) -> &'static str {
     static SQL: std::sync::OnceLock<Vec<String>> = std::sync::OnceLock::new();
     let all = SQL.get_or_init(|| {
-        let mut all = Vec::with_capacity(2 * ROWS_PER_INSERT);
-        for commit in ["", "; COMMIT"] {
-            for rows in 1..=ROWS_PER_INSERT {
-                let values: Vec<String> = (0..rows)
-                    .map(|row| {
-                        let params: Vec<String> = (1..=14)
-                            .map(|column| format!("${}", row * 14 + column))
-                            .collect();
-                        format!("({})", params.join(", "))
-                    })
-                    .collect();
-                all.push(format!(
-                    "INSERT INTO audit_log ({COLUMNS}) VALUES {}{commit}",
-                    values.join(", ")
-                ));
+        let mut all = Vec::with_capacity(4 * ROWS_PER_INSERT);
+        for style in [Placeholders::Anonymous, Placeholders::Numbered] {
+            for commit in ["", "; COMMIT"] {
+                for rows in 1..=ROWS_PER_INSERT {
+                    let values: Vec<String> = (0..rows)
+                        .map(|row| {
+                            let params: Vec<String> = (1..=COLUMN_NAMES.len())
+                                .map(|column| match style {
+                                    Placeholders::Anonymous => "?".to_string(),
+                                    Placeholders::Numbered => {
+                                        format!("${}", row * COLUMN_NAMES.len() + column)
+                                    }
+                                })
+                                .collect();
+                            format!("({})", params.join(", "))
+                        })
+                        .collect();
+                    all.push(format!(
+                        "INSERT INTO audit_log ({COLUMNS}) VALUES {}{commit}",
+                        values.join(", ")
+                    ));
+                }
             }
         }
         all
     });
-    let index = rows.clamp(1, ROWS_PER_INSERT) - 1 + usize::from(then_commit) * ROWS_PER_INSERT;
+    let index = rows.clamp(1, ROWS_PER_INSERT) - 1
+        + usize::from(then_commit) * ROWS_PER_INSERT
+        + usize::from(placeholders == Placeholders::Numbered) * 2 * ROWS_PER_INSERT;
     all.get(index).map(String::as_str).unwrap_or_default()
 }
 
@@ -310,7 +330,7 @@ async fn append_batch_sqlite(
         let mut chunks = entries.chunks(ROWS_PER_INSERT).peekable();
         while let Some(chunk) = chunks.next() {
             let last = chunks.peek().is_none();
-            let mut query = sqlx::query(insert_sql(chunk.len(), last));
+            let mut query = sqlx::query(insert_sql(chunk.len(), Placeholders::Anonymous, last));
             for entry in chunk {
                 query = bind_entry!(query, entry);
             }
@@ -343,7 +363,7 @@ async fn append_batch_postgres(
     let entries = chain_entries(records, head, clock.now_ms());
     // A few rows per statement (see `ROWS_PER_INSERT`): every statement is a round trip to the server.
     for chunk in entries.chunks(ROWS_PER_INSERT) {
-        let mut query = sqlx::query(insert_sql(chunk.len(), false));
+        let mut query = sqlx::query(insert_sql(chunk.len(), Placeholders::Numbered, false));
         for entry in chunk {
             query = bind_entry!(query, entry);
         }
