@@ -9,7 +9,9 @@
 //!
 //! Run with `cargo bench -p airlock-gateway --bench gateway` (or `scripts/bench-gateway`); options after
 //! `--`: `--seconds S` (each throughput phase, default 5), `--connections C` (default 64), `--latency-requests
-//! N` (default 5000). Budget (DESIGN.md): p50 added < 0.3 ms, ≥ 20,000 allowed requests/s on 2 cores.
+//! N` (default 5000), `--agent-threads N` (threads serving agent connections, default one per core as
+//! `airlock serve`; 0 serves them on the gateway's runtime), `--gateway-workers N` (worker threads of the
+//! gateway's runtime, default 1). Budget (DESIGN.md): p50 added < 0.3 ms, ≥ 20,000 allowed requests/s on 2 cores.
 #![allow(
     clippy::unwrap_used,
     clippy::expect_used,
@@ -39,6 +41,8 @@ struct Options {
     seconds: u64,
     connections: usize,
     latency_requests: usize,
+    agent_threads: usize,
+    gateway_workers: usize,
 }
 
 fn options() -> Options {
@@ -46,6 +50,8 @@ fn options() -> Options {
         seconds: 5,
         connections: 64,
         latency_requests: 5000,
+        agent_threads: airlock_gateway::agent_threads(),
+        gateway_workers: 1,
     };
     let args: Vec<String> = std::env::args().collect();
     let mut i = 1;
@@ -54,6 +60,10 @@ fn options() -> Options {
         match args[i].as_str() {
             "--seconds" => o.seconds = value().unwrap_or(o.seconds),
             "--connections" => o.connections = value().map_or(o.connections, |v| v as usize),
+            "--agent-threads" => o.agent_threads = value().map_or(o.agent_threads, |v| v as usize),
+            "--gateway-workers" => {
+                o.gateway_workers = value().map_or(o.gateway_workers, |v| v as usize)
+            }
             "--latency-requests" => {
                 o.latency_requests = value().map_or(o.latency_requests, |v| v as usize)
             }
@@ -86,8 +96,10 @@ fn main() {
         tokio::spawn(async move { axum::serve(listener, app).await });
         addr
     });
-    // The gateway: its own runtime, as `airlock serve` runs it (one worker per core).
+    // The gateway as `airlock serve` runs it: a runtime for the admin listener, the audit writer and the
+    // background tasks, and agent connections on one thread per core (named `gateway-N`).
     let gateway_rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(o.gateway_workers.max(1))
         .thread_name("gateway")
         .enable_all()
         .build()
@@ -109,7 +121,12 @@ fn main() {
             .create_token("bench", &["bench".to_string()], None)
             .await
             .unwrap();
-        let running = Gateway::new(config, gate).bind().await.unwrap().spawn();
+        let running = Gateway::new(config, gate)
+            .with_agent_threads(o.agent_threads)
+            .bind()
+            .await
+            .unwrap()
+            .spawn();
         (running, token)
     });
     let load_rt = tokio::runtime::Builder::new_multi_thread()

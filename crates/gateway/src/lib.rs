@@ -16,7 +16,9 @@
 //! - [`mcp_http`]: remote MCP servers (`[mcp_servers.NAME]`) at `/mcp/NAME`, every `tools/call` judged;
 //! - [`reply`]: every status and JSON body the gateway answers in its own name;
 //! - [`admin`]: `/healthz`, `/metrics`, `/api/approvals/ID`, the approval page (`airlock-web`); [`metrics`]: what is measured;
-//! - [`webhooks`]: `[webhooks.NAME]` are told about every new pending approval (signed JSON or Slack text).
+//! - [`webhooks`]: `[webhooks.NAME]` are told about every new pending approval (signed JSON or Slack text);
+//! - agent connections are served on the runtime that runs the gateway, or on threads of their own
+//!   ([`Gateway::with_agent_threads`]; `airlock serve`: one per core).
 //!
 //! ```no_run
 //! # async fn run() -> Result<(), Box<dyn std::error::Error>> {
@@ -47,6 +49,7 @@ pub mod route;
 pub mod tokens;
 pub mod upstream;
 pub mod webhooks;
+mod workers;
 
 use std::collections::HashMap;
 use std::future::Future;
@@ -55,7 +58,6 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use airlock_store::gate::Gate;
-use axum::Router;
 use axum::serve::ListenerExt as _;
 use tokio::net::TcpListener;
 
@@ -77,6 +79,11 @@ pub fn init_logging() {
         .try_init();
 }
 
+/// How many threads `airlock serve` serves agent connections on: one per core.
+pub fn agent_threads() -> usize {
+    std::thread::available_parallelism().map_or(2, std::num::NonZeroUsize::get)
+}
+
 /// A gateway not yet listening: configuration, gate and guards.
 pub struct Gateway {
     config: GatewayConfig,
@@ -85,6 +92,7 @@ pub struct Gateway {
     token_recheck: Duration,
     executor_interval: Duration,
     webhook_interval: Duration,
+    agent_threads: usize,
 }
 
 impl Gateway {
@@ -97,7 +105,16 @@ impl Gateway {
             token_recheck: tokens::TOKEN_RECHECK,
             executor_interval: deferred::EXECUTOR_INTERVAL,
             webhook_interval: webhooks::POLL_INTERVAL,
+            agent_threads: 0,
         }
+    }
+
+    /// Serves agent connections on `threads` threads of their own, each with a single-threaded runtime and
+    /// its own upstream connection pools, connections dealt in turn (`airlock serve`: one per core). Zero,
+    /// the default, serves them on the runtime that runs the gateway.
+    pub fn with_agent_threads(mut self, threads: usize) -> Self {
+        self.agent_threads = threads;
+        self
     }
 
     /// How often the webhook notifier looks for new pending approvals when nothing is due sooner (default
@@ -175,7 +192,7 @@ impl Gateway {
             admin_base: format!("http://{admin_host}"),
             approval_page: approval_page.clone(),
             guards,
-            tokens: tokens::TokenChecker::new(self.token_recheck),
+            tokens: Arc::new(tokens::TokenChecker::new(self.token_recheck)),
         });
         let mcp = Arc::new(mcp_http::McpState::new(
             shared.clone(),
@@ -202,6 +219,7 @@ impl Gateway {
             executor_interval: self.executor_interval,
             notifier,
             webhook_interval: self.webhook_interval,
+            agent_threads: self.agent_threads,
         })
     }
 }
@@ -230,6 +248,7 @@ pub struct BoundGateway {
     executor_interval: Duration,
     notifier: webhooks::Notifier,
     webhook_interval: Duration,
+    agent_threads: usize,
 }
 
 impl BoundGateway {
@@ -258,27 +277,30 @@ impl BoundGateway {
     ) -> Result<(), GatewayError> {
         let executor = DeferredExecutor::new(self.shared.clone());
         let store = self.shared.gate.store().clone();
-        let agents = Router::new()
-            .route(
-                mcp_http::MCP_ROUTE,
-                axum::routing::any(mcp_http::handle).with_state(self.mcp),
-            )
-            .fallback(proxy::handle)
-            .with_state(self.shared);
         let admin = admin::router(self.admin_state.clone());
         if let Some(handle) = self.admin_state.metrics.clone() {
             tokio::spawn(metrics::upkeep(handle));
         }
         let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
-        let wait = |mut rx: tokio::sync::watch::Receiver<bool>| async move {
-            let _ = rx.wait_for(|stop| *stop).await;
-        };
-        let agent_listener = self.agent.tap_io(|tcp| {
-            let _ = tcp.set_nodelay(true);
-        });
-        let agent_server = axum::serve(agent_listener, agents)
-            .with_graceful_shutdown(wait(stop_rx.clone()))
-            .into_future();
+        let wait = workers::stopped;
+        let agent_server: std::pin::Pin<Box<dyn Future<Output = std::io::Result<()>> + Send>> =
+            if self.agent_threads == 0 {
+                let agent_listener = self.agent.tap_io(|tcp| {
+                    let _ = tcp.set_nodelay(true);
+                });
+                let agents = workers::agent_router(self.shared, self.mcp);
+                Box::pin(
+                    axum::serve(agent_listener, agents)
+                        .with_graceful_shutdown(wait(stop_rx.clone()))
+                        .into_future(),
+                )
+            } else {
+                let (listener, shared, mcp) = (self.agent, self.shared, self.mcp);
+                let (threads, stop) = (self.agent_threads, stop_rx.clone());
+                Box::pin(
+                    async move { workers::serve(listener, threads, &shared, &mcp, stop).await },
+                )
+            };
         let admin_server = axum::serve(
             self.admin,
             admin.into_make_service_with_connect_info::<SocketAddr>(),

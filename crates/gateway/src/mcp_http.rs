@@ -82,6 +82,19 @@ impl McpState {
             servers: built,
         })
     }
+
+    /// The same endpoints over `shared` (a worker's, see [`Shared::for_worker`]), each server with a
+    /// connection pool of its own.
+    pub(crate) fn for_worker(&self, shared: Arc<Shared>) -> Self {
+        Self {
+            shared,
+            servers: self
+                .servers
+                .iter()
+                .map(|(name, server)| (name.clone(), server.with_own_pool()))
+                .collect(),
+        }
+    }
 }
 
 /// The handler of `/mcp/NAME`.

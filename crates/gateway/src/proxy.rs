@@ -41,7 +41,28 @@ pub struct Shared {
     /// Where a person decides a held request (`public_url` or the admin listener).
     pub(crate) approval_page: airlock_store::links::ApprovalPage,
     pub(crate) guards: Vec<Arc<dyn ForwardGuard>>,
-    pub(crate) tokens: crate::tokens::TokenChecker,
+    pub(crate) tokens: Arc<crate::tokens::TokenChecker>,
+}
+
+impl Shared {
+    /// The same state for a thread serving agents on a runtime of its own: everything shared, except that
+    /// each upstream gets a connection pool of its own ([`Upstream::with_own_pool`]).
+    pub(crate) fn for_worker(&self) -> Self {
+        Self {
+            gate: self.gate.clone(),
+            upstreams: self
+                .upstreams
+                .iter()
+                .map(|(name, upstream)| (name.clone(), upstream.with_own_pool()))
+                .collect(),
+            hold: self.hold,
+            max_body_bytes: self.max_body_bytes,
+            admin_base: self.admin_base.clone(),
+            approval_page: self.approval_page.clone(),
+            guards: self.guards.clone(),
+            tokens: self.tokens.clone(),
+        }
+    }
 }
 
 /// A request the engine allowed (or a person approved), about to be forwarded: what a [`ForwardGuard`]

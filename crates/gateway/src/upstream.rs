@@ -1,4 +1,5 @@
-//! Upstreams: one pooled HTTP/1.1 client per configured upstream (rustls on ring for `https`), the URL a
+//! Upstreams: a pooled HTTP/1.1 client per configured upstream (rustls on ring for `https`; one pool per
+//! thread serving agents, see [`Upstream::with_own_pool`]), the URL a
 //! routed request goes to (always the configured scheme, host and path prefix + the agent's path), and
 //! sending a request with the upstream's credential injected. TLS trusts the system's root certificates,
 //! or exactly the certificates in the upstream's `ca_file`.
@@ -26,13 +27,20 @@ use crate::error::GatewayError;
 pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// The client type: plain HTTP or TLS, HTTP/1.1, pooled.
-pub type UpstreamClient = Client<HttpsConnector<HttpConnector>, Full<Bytes>>;
+pub type UpstreamClient = Client<UpstreamConnector, Full<Bytes>>;
+
+/// How a client connects: TCP, then TLS for `https`.
+pub type UpstreamConnector = HttpsConnector<HttpConnector>;
+
+/// How long an idle pooled connection to an upstream is kept.
+const POOL_IDLE_TIMEOUT: Duration = Duration::from_secs(60);
 
 /// One upstream, ready to receive requests.
 #[derive(Debug, Clone)]
 pub struct Upstream {
     config: UpstreamConfig,
     auth: Option<(HeaderName, HeaderValue)>,
+    connector: UpstreamConnector,
     client: UpstreamClient,
     metrics: crate::metrics::UpstreamMetrics,
 }
@@ -56,7 +64,8 @@ impl Upstream {
             message,
         };
         let roots = roots_for(&config)?;
-        let client = pooled_client(roots, CONNECT_TIMEOUT, Duration::from_secs(60), &name)?;
+        let connector = connector(roots, CONNECT_TIMEOUT, &name)?;
+        let client = pooled_client(connector.clone(), POOL_IDLE_TIMEOUT);
         let auth = match &config.auth {
             None => None,
             Some((header, secret)) => {
@@ -73,9 +82,20 @@ impl Upstream {
         Ok(Self {
             config,
             auth,
+            connector,
             client,
             metrics,
         })
+    }
+
+    /// The same upstream with a connection pool of its own (a clone shares the pool). A pooled connection is
+    /// driven by a task on the runtime that opened it, so each thread serving agents on a runtime of its own
+    /// uses its own pool: no request then waits on another thread's connection task.
+    pub fn with_own_pool(&self) -> Self {
+        Self {
+            client: pooled_client(self.connector.clone(), POOL_IDLE_TIMEOUT),
+            ..self.clone()
+        }
     }
 
     /// Its configuration.
@@ -217,14 +237,13 @@ pub(crate) fn system_roots(owner: &str) -> Result<RootCertStore, GatewayError> {
     Ok(roots)
 }
 
-/// A pooled HTTP/1.1 client, plain or TLS (rustls on ring) trusting exactly `roots`, for the upstreams and the
+/// A connector for plain HTTP or TLS (rustls on ring) trusting exactly `roots`, for the upstreams and the
 /// webhooks; `owner` names the user in a TLS set-up error.
-pub(crate) fn pooled_client(
+pub(crate) fn connector(
     roots: RootCertStore,
     connect_timeout: Duration,
-    pool_idle_timeout: Duration,
     owner: &str,
-) -> Result<UpstreamClient, GatewayError> {
+) -> Result<UpstreamConnector, GatewayError> {
     let tls = rustls::ClientConfig::builder_with_provider(Arc::new(
         rustls::crypto::ring::default_provider(),
     ))
@@ -239,14 +258,21 @@ pub(crate) fn pooled_client(
     http.enforce_http(false);
     http.set_nodelay(true);
     http.set_connect_timeout(Some(connect_timeout));
-    let connector = hyper_rustls::HttpsConnectorBuilder::new()
+    Ok(hyper_rustls::HttpsConnectorBuilder::new()
         .with_tls_config(tls)
         .https_or_http()
         .enable_http1()
-        .wrap_connector(http);
-    Ok(Client::builder(TokioExecutor::new())
+        .wrap_connector(http))
+}
+
+/// A pooled HTTP/1.1 client over `connector`.
+pub(crate) fn pooled_client(
+    connector: UpstreamConnector,
+    pool_idle_timeout: Duration,
+) -> UpstreamClient {
+    Client::builder(TokioExecutor::new())
         .pool_idle_timeout(pool_idle_timeout)
-        .build(connector))
+        .build(connector)
 }
 
 #[cfg(test)]

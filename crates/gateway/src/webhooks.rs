@@ -141,11 +141,13 @@ impl Notifier {
             );
         }
         let client = crate::upstream::pooled_client(
-            roots.unwrap_or_else(rustls::RootCertStore::empty),
-            ATTEMPT_TIMEOUT,
+            crate::upstream::connector(
+                roots.unwrap_or_else(rustls::RootCertStore::empty),
+                ATTEMPT_TIMEOUT,
+                "webhooks",
+            )?,
             Duration::from_secs(30),
-            "webhooks",
-        )?;
+        );
         Ok(Self {
             store,
             names: Arc::new(resolved.keys().cloned().collect()),

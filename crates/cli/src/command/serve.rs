@@ -43,7 +43,10 @@ pub fn run(args: ServeArgs) -> anyhow::Result<i32> {
         Some(url) => url,
         None => home::database_url()?,
     };
-    let runtime = tokio::runtime::Builder::new_multi_thread()
+    // This thread's runtime runs the admin listener, the audit writer and the background tasks; agent
+    // connections are served on one thread per core, each with a runtime of its own (see
+    // `Gateway::with_agent_threads`).
+    let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .context("cannot start the async runtime")?;
@@ -53,7 +56,10 @@ pub fn run(args: ServeArgs) -> anyhow::Result<i32> {
             .await?
             .with_group_commit();
         let gate = Gate::new(engine, store.clone());
-        let bound = Gateway::new(config, gate).bind().await?;
+        let bound = Gateway::new(config, gate)
+            .with_agent_threads(airlock_gateway::agent_threads())
+            .bind()
+            .await?;
         println!(
             "airlock serve: agents on http://{}, admin on http://{}",
             bound.agent_addr(),

@@ -226,6 +226,9 @@ pub struct Options {
     pub extra_config: String,
     /// More keys for `[upstreams.railway]` (e.g. `judge_as = "railway"`).
     pub railway_config: String,
+    /// Threads serving agent connections ([`Gateway::with_agent_threads`]): 2, as `airlock serve` on this
+    /// machine, unless a test sets 0 (served on the test's runtime).
+    pub agent_threads: usize,
 }
 
 impl Default for Options {
@@ -238,6 +241,7 @@ impl Default for Options {
             defer_seconds: 0,
             extra_config: String::new(),
             railway_config: String::new(),
+            agent_threads: 2,
         }
     }
 }
@@ -299,6 +303,7 @@ impl Harness {
         })
         .unwrap();
         let gateway = Gateway::new(config, gate.clone())
+            .with_agent_threads(options.agent_threads)
             .bind()
             .await
             .unwrap()
