@@ -5,7 +5,7 @@
 //!
 //! - `POST` carries one JSON-RPC message (or a batch). Every `tools/call` in it is judged before anything
 //!   is forwarded, with the stdio proxy's reading of messages ([`airlock_mcp::inbound`]), envelope
-//!   ([`airlock_mcp::envelope`]) and answers ([`airlock_mcp::reply`]), through the shared [`Gate`]:
+//!   ([`airlock_mcp::envelope`]) and answers ([`airlock_mcp::reply`]), through the shared [`Gate`](airlock_store::gate::Gate):
 //!   allow (or approved by a person, once) ⇒ forwarded; deny ⇒ answered by the gateway, HTTP 200, with a
 //!   tool result `isError: true` and the reasons; ask ⇒ held up to `hold_seconds`, then (still pending) a
 //!   tool result `isError: true` with the approval id and the approvals page. The identical call after
