@@ -32,13 +32,17 @@ const SQL_BATCH: &str = r#"{"kind":"sql","dialect":"postgres","sql":"BEGIN; UPDA
 
 const GRAPHQL_ALIASES: &str = r#"{"kind":"http","method":"POST","url":"https://backboard.railway.com/graphql/v2","headers":{"Content-Type":"application/json"},"body":"{\"query\":\"mutation cleanup($a: String!, $b: String!) { first: volumeDelete(volumeId: $a) second: serviceDelete(id: $b) me: projectUpdate(id: $a, input: {name: \\\"x\\\"}) { id } }\",\"variables\":{\"a\":\"8a4c\",\"b\":\"c2b7\"}}"}"#;
 
-#[divan::bench(args = ["ls -la", "incident curl", "sql batch", "graphql aliases"])]
+/// The envelope the gateway builds for an allowed `GET` (what `scripts/bench-gateway` sends).
+const GATEWAY_GET: &str = r#"{"kind":"http","method":"GET","url":"http://127.0.0.1:41000/v1/items","headers":{"accept":"*/*","user-agent":"curl/8.5.0"},"agent":"bench","environment":"production","upstream":"bench"}"#;
+
+#[divan::bench(args = ["ls -la", "incident curl", "sql batch", "graphql aliases", "gateway get"])]
 fn classify_and_decide(bencher: divan::Bencher, name: &str) {
     let engine = Engine::new().unwrap_or_else(|e| panic!("{e}"));
     let input = match name {
         "ls -la" => r#"{"kind":"shell","command":"ls -la"}"#,
         "incident curl" => INCIDENT_CURL,
         "sql batch" => SQL_BATCH,
+        "gateway get" => GATEWAY_GET,
         _ => GRAPHQL_ALIASES,
     };
     let request = envelope(input);

@@ -20,6 +20,10 @@ use airlock_store::{AuditRecord, Store};
 use divan::{Bencher, counter::ItemsCount};
 use tokio::runtime::Runtime;
 
+/// The allocator the `airlock` binary (and so the gateway) uses.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() {
     divan::main();
 }
@@ -59,6 +63,29 @@ fn record(i: usize) -> AuditRecord {
         mitigation: Mitigation::None,
     };
     AuditRecord::new(&envelope, &decision, "held")
+}
+
+/// The envelope the gateway builds for an allowed `GET` (what `scripts/bench-gateway` sends).
+const GATEWAY_GET: &str = r#"{"kind":"http","method":"GET","url":"http://127.0.0.1:41000/v1/items","headers":{"accept":"*/*","user-agent":"curl/8.5.0"},"agent":"bench","environment":"production","upstream":"bench"}"#;
+
+/// What every judged request pays before its audit entry is queued: digest, redacted summary and reasons.
+#[divan::bench]
+fn audit_record_of_a_gateway_get(bencher: Bencher) {
+    let envelope: Envelope = serde_json::from_str(GATEWAY_GET).unwrap();
+    let decision = Decision {
+        verdict: Verdict::Allow,
+        reasons: vec![],
+        actions: vec![],
+        mitigation: Mitigation::None,
+    };
+    bencher.bench(|| AuditRecord::new(divan::black_box(&envelope), &decision, "allowed"));
+}
+
+/// The request digest alone (binds approvals and audit entries to the exact request).
+#[divan::bench]
+fn request_digest_of_a_gateway_get(bencher: Bencher) {
+    let envelope: Envelope = serde_json::from_str(GATEWAY_GET).unwrap();
+    bencher.bench(|| airlock_store::request_digest(divan::black_box(&envelope)));
 }
 
 struct Db {

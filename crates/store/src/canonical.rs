@@ -18,9 +18,15 @@ pub const GENESIS_HASH: &str = "000000000000000000000000000000000000000000000000
 
 /// Canonical JSON of a value: sorted keys, no whitespace.
 pub fn canonical_json(value: &Value) -> String {
+    // Only serde_json's UTF-8 output goes in, so this never falls back.
+    String::from_utf8(canonical_bytes(value)).unwrap_or_default()
+}
+
+/// [`canonical_json`] as bytes.
+fn canonical_bytes(value: &Value) -> Vec<u8> {
     let mut out = Vec::with_capacity(256);
     write_canonical(&mut out, value);
-    String::from_utf8(out).unwrap_or_default()
+    out
 }
 
 fn write_canonical(out: &mut Vec<u8>, value: &Value) {
@@ -66,12 +72,16 @@ fn write_str(out: &mut Vec<u8>, s: &str) {
 /// The SHA-256 (lowercase hex) of the canonical JSON of the exact request: kind, fields, `cwd` and
 /// `environment`. Two requests that differ in one byte of any of these have different digests.
 pub fn request_digest(envelope: &Envelope) -> String {
-    let mut bound = envelope.clone();
-    bound.id = None;
-    bound.context.agent = None;
-    bound.context.session = None;
-    let value = serde_json::to_value(&bound).unwrap_or(Value::Null);
-    sha256_hex(canonical_json(&value).as_bytes())
+    let mut value = serde_json::to_value(envelope).unwrap_or(Value::Null);
+    // The envelope is one flat object (request and context are flattened into it, and none of the request
+    // kinds has a field of these names); these three are left out when absent, so removing them is the
+    // same as serialising the envelope without them (`request_digests_are_stable` pins the result).
+    if let Value::Object(fields) = &mut value {
+        for key in ["id", "agent", "session"] {
+            fields.remove(key);
+        }
+    }
+    sha256_hex(&canonical_bytes(&value))
 }
 
 /// Lowercase hex SHA-256 of `bytes`.
@@ -193,6 +203,38 @@ mod tests {
         assert_ne!(request_digest(&a), request_digest(&c));
         assert_ne!(request_digest(&a), request_digest(&d));
         assert_eq!(request_digest(&a).len(), 64);
+    }
+
+    /// Request digests are stored (approvals, audit entries, deferred requests) and recomputed later, so they
+    /// are pinned: one envelope of every kind, with every context field, unicode, and keys to sort.
+    #[test]
+    fn request_digests_are_stable() {
+        let pinned = [
+            (
+                r#"{"id":"x1","kind":"shell","command":"rm -rf ~/é","shell":"bash","agent":"a","session":"s","cwd":"/w","environment":"production"}"#,
+                "e18895f0f79c41e0c19a16e58dd31dddf4bfd62ba2de6db2f814251b288ad7de",
+            ),
+            (
+                r#"{"kind":"sql","dialect":"postgres","sql":"DROP TABLE t","upstream":"db"}"#,
+                "6d2edffc3a08f9f8409509210bfb35dd9fdc250b78d9bd3740eeb34d68678aba",
+            ),
+            (
+                r#"{"kind":"http","method":"POST","url":"https://api.example/graphql","headers":{"b":"2","A":"1","content-type":"application/json"},"body":"{\"query\":\"mutation { volumeDelete(volumeId: \\\"v\\\") }\"}","agent":"gw","upstream":"railway","environment":"production"}"#,
+                "76e894371a2388c50ef4dc6c8d25a82b92ee54f3dfddb47436f38d0527d17114",
+            ),
+            (
+                r#"{"kind":"mcp","server":"fs","tool":"delete","arguments":{"z":[1,2.5,null,true],"a":{"y":"\n","x":"\u00e9"}}}"#,
+                "c4d25a3e5591e241377a6840a693d3f9d8e896129cf96d8ba4f9b3d81611a56b",
+            ),
+            (
+                r#"{"kind":"file","op":"write","path":"/etc/hosts","content":"127.0.0.1 x\n"}"#,
+                "51da3b676840ec73430441acf22dd9d9a63654022fd0486886484515e11428c0",
+            ),
+        ];
+        for (json, digest) in pinned {
+            let envelope: Envelope = serde_json::from_str(json).unwrap();
+            assert_eq!(request_digest(&envelope), digest, "{json}");
+        }
     }
 
     #[test]

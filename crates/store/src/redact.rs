@@ -46,15 +46,17 @@ impl Rule {
         }
     }
 
-    /// Whether the pattern can match `text`. INVARIANT: every match of the pattern contains one of the needles
-    /// (ignoring ASCII case when `fold_case`). On text with non-ASCII characters a case-insensitive pattern can
-    /// also match through Unicode case folding (`K`, the Kelvin sign, for `k`), so then the answer is yes.
-    fn may_match(&self, text: &str) -> bool {
+    /// Whether the pattern can match `text`; `lower` caches `text` with ASCII letters lowercased (computed
+    /// on first need, for the case-insensitive rules). INVARIANT: every match of the pattern contains one of
+    /// the needles (ignoring ASCII case when `fold_case`). On text with non-ASCII characters a
+    /// case-insensitive pattern can also match through Unicode case folding (`K`, the Kelvin sign, for `k`),
+    /// so then the answer is yes.
+    fn may_match(&self, text: &str, lower: &mut Option<String>) -> bool {
         if self.fold_case {
             if !text.is_ascii() {
                 return true;
             }
-            let lower = text.to_ascii_lowercase();
+            let lower = lower.get_or_insert_with(|| text.to_ascii_lowercase());
             self.needles.iter().any(|needle| lower.contains(needle))
         } else {
             self.needles.iter().any(|needle| text.contains(needle))
@@ -155,20 +157,24 @@ static RULES: [Rule; 7] = [
 
 /// Removes secrets from free text.
 pub fn redact_text(text: &str) -> String {
-    let mut out = text.to_string();
+    let mut out = std::borrow::Cow::Borrowed(text);
+    let mut lower = None;
     for rule in &RULES {
-        if !rule.may_match(&out) {
+        if !rule.may_match(&out, &mut lower) {
             continue;
         }
         let Some(regex) = rule.regex() else {
             // A pattern failed to compile: keep nothing rather than risk keeping a secret.
             return REDACTED.to_string();
         };
-        if regex.is_match(&out) {
-            out = regex.replace_all(&out, rule.replacement).into_owned();
-        }
+        let replaced = match regex.replace_all(&out, rule.replacement) {
+            std::borrow::Cow::Owned(replaced) => replaced,
+            std::borrow::Cow::Borrowed(_) => continue,
+        };
+        out = std::borrow::Cow::Owned(replaced);
+        lower = None;
     }
-    out
+    out.into_owned()
 }
 
 /// Whether a header, field or parameter with this name holds a secret (`Authorization`, `api_key`, …).
@@ -276,21 +282,23 @@ pub fn summarize(envelope: &Envelope) -> String {
             )
         }
         Request::Http(http) => {
+            use std::fmt::Write as _;
             let mut s = format!("http: {} {}", http.method, redact_text(&http.url));
             for (name, value) in &http.headers {
-                let value = if is_secret_name(name) {
-                    REDACTED.to_string()
+                // Writing into a String cannot fail.
+                let _ = if is_secret_name(name) {
+                    write!(s, " [{name}: {REDACTED}]")
                 } else {
-                    redact_text(value)
+                    write!(s, " [{name}: {}]", redact_text(value))
                 };
-                s.push_str(&format!(" [{name}: {value}]"));
             }
             if let Some(body) = &http.body {
                 let body = match serde_json::from_str::<Value>(body) {
                     Ok(json) => canonical_json(&redact_json(&json)),
                     Err(_) => redact_text(body),
                 };
-                s.push_str(&format!(" body: {body}"));
+                s.push_str(" body: ");
+                s.push_str(&body);
             }
             s
         }
@@ -314,8 +322,15 @@ pub fn summarize(envelope: &Envelope) -> String {
             format!("file: {} {}{size}", op.unwrap_or_default(), file.path)
         }
     };
-    let text = text.replace(['\n', '\r'], " ");
-    truncate_chars(&text, MAX_SUMMARY_CHARS)
+    let text = if text.contains(['\n', '\r']) {
+        text.replace(['\n', '\r'], " ")
+    } else {
+        text
+    };
+    match text.char_indices().nth(MAX_SUMMARY_CHARS) {
+        None => text,
+        Some(_) => truncate_chars(&text, MAX_SUMMARY_CHARS),
+    }
 }
 
 #[cfg(test)]
