@@ -4,7 +4,8 @@
 //! An idle store writes a record at once (no waiting window); under load, the records that arrive while a
 //! transaction is being written share the next one, so the per-transaction cost (the chain lock, the head
 //! read, the commit and the hand-offs to the database thread) is paid once per batch instead of once per
-//! record. The chain, its order and its hashes are exactly those of appending one by one.
+//! record. The chain, its order and its hashes are exactly those of appending one by one. On SQLite the
+//! writer keeps one connection from batch to batch (see `KeptConnection`), until the store is closed.
 //!
 //! Fail closed: when a batch cannot be written, every caller in it gets an error (nothing of it was
 //! committed), and a caller whose record was not acknowledged must not act on it.
@@ -13,7 +14,7 @@ use std::sync::Arc;
 
 use tokio::sync::{mpsc, oneshot};
 
-use crate::audit::{AuditEntry, AuditRecord};
+use crate::audit::{AuditEntry, AuditRecord, KeptConnection};
 use crate::db::Store;
 use crate::error::{Result, StoreError};
 
@@ -58,7 +59,21 @@ impl Store {
 async fn write_groups(store: Store, mut receiver: mpsc::UnboundedReceiver<(AuditRecord, Reply)>) {
     let mut records = Vec::with_capacity(64);
     let mut replies = Vec::with_capacity(64);
-    while let Some((record, reply)) = receiver.recv().await {
+    let mut kept = KeptConnection::default();
+    loop {
+        let next = tokio::select! {
+            biased;
+            next = receiver.recv() => match next {
+                Some(next) => next,
+                None => return,
+            },
+            () = store.closing(), if kept.is_kept() => {
+                // The store is closed: no append may use this connection any more.
+                kept.release();
+                continue;
+            }
+        };
+        let (record, reply) = next;
         records.push(record);
         replies.push(reply);
         while records.len() < MAX_GROUP {
@@ -70,7 +85,10 @@ async fn write_groups(store: Store, mut receiver: mpsc::UnboundedReceiver<(Audit
                 Err(_) => break,
             }
         }
-        match store.append_batch(std::mem::take(&mut records)).await {
+        match store
+            .append_batch_kept(&mut kept, std::mem::take(&mut records))
+            .await
+        {
             Ok(entries) => {
                 for (entry, reply) in entries.into_iter().zip(replies.drain(..)) {
                     let _ = reply.send(Ok(entry));

@@ -1,6 +1,7 @@
 //! Group commit ([`Store::with_group_commit`]): many concurrent appends make one valid chain in which every
 //! caller gets its own committed entry; when a batch cannot be written every caller in it gets an error and
-//! nothing of it is in the log (fail closed), and the writer goes on once the database accepts writes again.
+//! nothing of it is in the log (fail closed), and the writer goes on once the database accepts writes again;
+//! once the store is closed, the connection the writer keeps is not used any more.
 #![allow(
     clippy::unwrap_used,
     clippy::expect_used,
@@ -86,4 +87,19 @@ async fn a_failed_batch_fails_every_caller_and_records_nothing() {
     let entry = store.append(record(99)).await.unwrap();
     assert_eq!(entry.seq, 2);
     assert!(store.verify(None).await.unwrap().is_ok());
+}
+
+/// The writer keeps one SQLite connection between batches (its page cache stays warm); closing the store
+/// completes, and appends after it fail — the kept connection is not used past the close.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn closing_ends_the_writers_kept_connection() {
+    let db = support::sqlite_db().await;
+    let store = db.store.clone().with_group_commit();
+    for i in 0..20 {
+        store.append(record(i)).await.unwrap();
+    }
+    tokio::time::timeout(std::time::Duration::from_secs(10), store.close())
+        .await
+        .expect("closing the store did not finish");
+    assert!(store.append(record(20)).await.is_err());
 }
