@@ -31,6 +31,7 @@ use airlock_store::gate::Gate;
 use bytes::Bytes;
 use http_body_util::{BodyExt as _, Empty};
 use hyper_util::rt::TokioIo;
+use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
 use tokio::net::TcpStream;
 
 /// The allocator the `airlock` binary uses (crates/cli/src/main.rs), so this measures what `airlock serve` runs.
@@ -43,6 +44,18 @@ struct Options {
     latency_requests: usize,
     agent_threads: usize,
     gateway_workers: usize,
+    /// The load generator's client: `raw` (default) or `hyper`.
+    load: Load,
+}
+
+/// How the load generator speaks HTTP/1.1.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+enum Load {
+    /// By hand, as wrk does: the request's bytes written, the response parsed with httparse (status 200
+    /// checked, `Content-Length` body read), one task per connection, no allocation per request.
+    Raw,
+    /// hyper's client connection (a request task and a connection task per connection), as oha does.
+    Hyper,
 }
 
 fn options() -> Options {
@@ -52,6 +65,7 @@ fn options() -> Options {
         latency_requests: 5000,
         agent_threads: airlock_gateway::agent_threads(),
         gateway_workers: 1,
+        load: Load::Raw,
     };
     let args: Vec<String> = std::env::args().collect();
     let mut i = 1;
@@ -63,6 +77,12 @@ fn options() -> Options {
             "--agent-threads" => o.agent_threads = value().map_or(o.agent_threads, |v| v as usize),
             "--gateway-workers" => {
                 o.gateway_workers = value().map_or(o.gateway_workers, |v| v as usize)
+            }
+            "--load" => {
+                o.load = match args.get(i + 1).map(String::as_str) {
+                    Some("hyper") => Load::Hyper,
+                    _ => Load::Raw,
+                }
             }
             "--latency-requests" => {
                 o.latency_requests = value().map_or(o.latency_requests, |v| v as usize)
@@ -141,12 +161,15 @@ fn main() {
             addr: upstream,
             path: "/v1/items".into(),
             auth: None,
+            load: o.load,
         };
         let through = Target {
             addr: gateway_addr,
             path: "/u/bench/v1/items".into(),
             auth: Some(auth.clone()),
+            load: o.load,
         };
+        println!("load generator: {:?} HTTP/1.1 client (--load raw|hyper)", o.load);
         // Warm up both paths (connection pools, SQLite pages, engine caches).
         sequential(&direct, 500).await;
         sequential(&through, 500).await;
@@ -242,44 +265,113 @@ struct Target {
     addr: SocketAddr,
     path: String,
     auth: Option<String>,
+    load: Load,
 }
 
 type Sender = hyper::client::conn::http1::SendRequest<Empty<Bytes>>;
 
-async fn connect(addr: SocketAddr) -> Sender {
-    let stream = TcpStream::connect(addr).await.unwrap();
-    stream.set_nodelay(true).unwrap();
-    let (sender, connection) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
-        .await
-        .unwrap();
-    tokio::spawn(connection);
-    sender
+/// One keep-alive connection of the load generator.
+enum Connection {
+    Hyper(Sender),
+    Raw {
+        stream: TcpStream,
+        /// The whole request, written as is every time.
+        request: Vec<u8>,
+        buf: Vec<u8>,
+    },
 }
 
-async fn one(sender: &mut Sender, target: &Target) {
-    let mut request = http::Request::builder()
-        .uri(target.path.as_str())
-        .header(http::header::HOST, "127.0.0.1")
-        .body(Empty::<Bytes>::new())
-        .unwrap();
-    if let Some(auth) = &target.auth {
-        request
-            .headers_mut()
-            .insert(http::header::AUTHORIZATION, auth.parse().unwrap());
+async fn connect(target: &Target) -> Connection {
+    let stream = TcpStream::connect(target.addr).await.unwrap();
+    stream.set_nodelay(true).unwrap();
+    match target.load {
+        Load::Hyper => {
+            let (sender, connection) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
+                .await
+                .unwrap();
+            tokio::spawn(connection);
+            Connection::Hyper(sender)
+        }
+        Load::Raw => {
+            let mut request = format!("GET {} HTTP/1.1\r\nhost: 127.0.0.1\r\n", target.path);
+            if let Some(auth) = &target.auth {
+                request.push_str(&format!("authorization: {auth}\r\n"));
+            }
+            request.push_str("\r\n");
+            Connection::Raw {
+                stream,
+                request: request.into_bytes(),
+                buf: Vec::with_capacity(4096),
+            }
+        }
     }
-    sender.ready().await.unwrap();
-    let response = sender.send_request(request).await.unwrap();
-    assert_eq!(
-        response.status(),
-        200,
-        "the benchmark request must be allowed"
-    );
-    let _ = response.into_body().collect().await.unwrap();
+}
+
+async fn one(connection: &mut Connection, target: &Target) {
+    match connection {
+        Connection::Hyper(sender) => {
+            let mut request = http::Request::builder()
+                .uri(target.path.as_str())
+                .header(http::header::HOST, "127.0.0.1")
+                .body(Empty::<Bytes>::new())
+                .unwrap();
+            if let Some(auth) = &target.auth {
+                request
+                    .headers_mut()
+                    .insert(http::header::AUTHORIZATION, auth.parse().unwrap());
+            }
+            sender.ready().await.unwrap();
+            let response = sender.send_request(request).await.unwrap();
+            assert_eq!(
+                response.status(),
+                200,
+                "the benchmark request must be allowed"
+            );
+            let _ = response.into_body().collect().await.unwrap();
+        }
+        Connection::Raw {
+            stream,
+            request,
+            buf,
+        } => {
+            stream.write_all(request).await.unwrap();
+            buf.clear();
+            let (head, length) = loop {
+                assert!(
+                    stream.read_buf(buf).await.unwrap() > 0,
+                    "the connection closed mid-response"
+                );
+                let mut headers = [httparse::EMPTY_HEADER; 32];
+                let mut response = httparse::Response::new(&mut headers);
+                if let httparse::Status::Complete(head) = response.parse(buf).unwrap() {
+                    assert_eq!(
+                        response.code,
+                        Some(200),
+                        "the benchmark request must be allowed"
+                    );
+                    let length = response
+                        .headers
+                        .iter()
+                        .find(|h| h.name.eq_ignore_ascii_case("content-length"))
+                        .and_then(|h| std::str::from_utf8(h.value).ok()?.parse::<usize>().ok())
+                        .expect("the benchmark response has a Content-Length");
+                    break (head, length);
+                }
+            };
+            while buf.len() < head + length {
+                assert!(
+                    stream.read_buf(buf).await.unwrap() > 0,
+                    "the connection closed mid-body"
+                );
+            }
+            assert_eq!(buf.len(), head + length, "one response per request");
+        }
+    }
 }
 
 /// Latencies in µs of `n` sequential requests on one connection.
 async fn sequential(target: &Target, n: usize) -> Vec<f64> {
-    let mut sender = connect(target.addr).await;
+    let mut sender = connect(target).await;
     let mut out = Vec::with_capacity(n);
     for _ in 0..n {
         let started = Instant::now();
@@ -298,13 +390,14 @@ async fn throughput(target: &Target, connections: usize, duration: Duration) -> 
         addr: target.addr,
         path: target.path.clone(),
         auth: target.auth.clone(),
+        load: target.load,
     });
     let mut tasks = Vec::new();
     let started = Instant::now();
     for _ in 0..connections {
         let (stop, done, target) = (stop.clone(), done.clone(), target.clone());
         tasks.push(tokio::spawn(async move {
-            let mut sender = connect(target.addr).await;
+            let mut sender = connect(&target).await;
             let mut latencies = Vec::new();
             while !stop.load(Ordering::Relaxed) {
                 let t = Instant::now();
