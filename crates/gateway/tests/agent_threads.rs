@@ -15,7 +15,7 @@ mod support;
 use bytes::Bytes;
 use http_body_util::{BodyExt as _, Full};
 use hyper_util::rt::TokioIo;
-use support::{GRAPHQL, Harness, Options, UPSTREAM_SECRET, VOLUME_DELETE, send};
+use support::{Harness, Options, UPSTREAM_SECRET, VOLUME_DELETE};
 
 const CONNECTIONS: usize = 24;
 const REQUESTS_PER_CONNECTION: usize = 4;
@@ -109,20 +109,8 @@ async fn stopping_lets_a_held_request_finish_then_refuses_connections() {
         ..Options::default()
     })
     .await;
-    let (addr, bearer) = (h.addr(), h.bearer());
-    let held = tokio::spawn(async move {
-        send(
-            addr,
-            "POST",
-            GRAPHQL,
-            &[
-                ("authorization", &bearer),
-                ("content-type", "application/json"),
-            ],
-            VOLUME_DELETE,
-        )
-        .await
-    });
+    let addr = h.addr();
+    let held = h.spawn_graphql(VOLUME_DELETE);
     h.pending(1).await;
     let Harness {
         gateway, railway, ..

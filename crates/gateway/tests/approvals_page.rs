@@ -253,24 +253,6 @@ impl Browser {
     }
 }
 
-fn agent_call(h: &Harness, body: String) -> tokio::task::JoinHandle<Answer> {
-    let bearer = h.bearer();
-    let addr = h.addr();
-    tokio::spawn(async move {
-        send(
-            addr,
-            "POST",
-            GRAPHQL,
-            &[
-                ("authorization", &bearer),
-                ("content-type", "application/json"),
-            ],
-            body,
-        )
-        .await
-    })
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn approver_approves_and_denies_held_requests_in_the_browser() {
     let Some(browser) = Browser::start().await else {
@@ -297,7 +279,7 @@ async fn approver_approves_and_denies_held_requests_in_the_browser() {
     assert_eq!(browser.cookie("airlock_session").await, None);
 
     // The incident's request, held.
-    let held = agent_call(&h, VOLUME_DELETE.to_string());
+    let held = h.spawn_graphql(VOLUME_DELETE.to_string());
     let first = h.pending(1).await.remove(0);
 
     browser.log_in(&secret).await;
@@ -346,7 +328,7 @@ async fn approver_approves_and_denies_held_requests_in_the_browser() {
 
     // Another one, denied with a reason: the agent gets 403 carrying it.
     let other = VOLUME_DELETE.replace("3d2f6a0e", "77aa01bc");
-    let held = agent_call(&h, other);
+    let held = h.spawn_graphql(other);
     let second = h.pending(1).await.remove(0);
     browser.goto(&format!("{admin}/approvals")).await;
     browser

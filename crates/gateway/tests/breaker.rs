@@ -16,7 +16,7 @@ mod support;
 use std::time::Duration;
 
 use airlock_store::breaker::BreakerScope;
-use support::{Answer, GRAPHQL, Harness, Options, send};
+use support::{Answer, Harness, Options, send};
 
 fn volume_delete(n: usize) -> String {
     format!(r#"{{"query":"mutation {{ volumeDelete(volumeId: \"vol-{n}\") }}"}}"#)
@@ -28,22 +28,7 @@ async fn approved(
     approver: &airlock_store::AuthenticatedApprover,
     n: usize,
 ) -> Answer {
-    let bearer = h.bearer();
-    let addr = h.addr();
-    let body = volume_delete(n);
-    let call = tokio::spawn(async move {
-        send(
-            addr,
-            "POST",
-            GRAPHQL,
-            &[
-                ("authorization", &bearer),
-                ("content-type", "application/json"),
-            ],
-            body,
-        )
-        .await
-    });
+    let call = h.spawn_graphql(volume_delete(n));
     let pending = h.pending(1).await;
     h.store.approve(&pending[0].id, approver).await.unwrap();
     call.await.unwrap()

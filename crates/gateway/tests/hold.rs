@@ -59,21 +59,7 @@ async fn approved_during_the_hold_returns_the_upstream_answer() {
     })
     .await;
     let alice = h.approver("alice").await;
-    let bearer = h.bearer();
-    let addr = h.addr();
-    let call = tokio::spawn(async move {
-        send(
-            addr,
-            "POST",
-            GRAPHQL,
-            &[
-                ("authorization", &bearer),
-                ("content-type", "application/json"),
-            ],
-            VOLUME_DELETE,
-        )
-        .await
-    });
+    let call = h.spawn_graphql(VOLUME_DELETE);
     let pending = h.pending(1).await;
     assert_eq!(pending[0].requester, "agent-1");
     assert!(
@@ -110,21 +96,7 @@ async fn denied_during_the_hold_is_403() {
     })
     .await;
     let bob = h.approver("bob").await;
-    let bearer = h.bearer();
-    let addr = h.addr();
-    let call = tokio::spawn(async move {
-        send(
-            addr,
-            "POST",
-            GRAPHQL,
-            &[
-                ("authorization", &bearer),
-                ("content-type", "application/json"),
-            ],
-            VOLUME_DELETE,
-        )
-        .await
-    });
+    let call = h.spawn_graphql(VOLUME_DELETE);
     let pending = h.pending(1).await;
     h.store
         .deny(&pending[0].id, &bob, "this is the production volume")

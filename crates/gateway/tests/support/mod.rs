@@ -347,6 +347,25 @@ impl Harness {
         .await
     }
 
+    /// Sends `body` as the agent's GraphQL POST (the incident's shape) in a task of its own, so the test can
+    /// act while the gateway holds it.
+    pub fn spawn_graphql(&self, body: impl Into<Bytes>) -> tokio::task::JoinHandle<Answer> {
+        let (addr, bearer, body) = (self.addr(), self.bearer(), body.into());
+        tokio::spawn(async move {
+            send(
+                addr,
+                "POST",
+                GRAPHQL,
+                &[
+                    ("authorization", &bearer),
+                    ("content-type", "application/json"),
+                ],
+                body,
+            )
+            .await
+        })
+    }
+
     /// An approver who can vote.
     pub async fn approver(&self, name: &str) -> AuthenticatedApprover {
         let (_, secret) = self.store.add_approver(name).await.unwrap();
