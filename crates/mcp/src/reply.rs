@@ -4,7 +4,7 @@
 //!
 //! | situation | answer |
 //! |---|---|
-//! | policy denies the call | tool result, `isError`, "airlock denied this tool call: [RULE] reason; …" |
+//! | policy denies the call | tool result, `isError`, `airlock denied this tool call: [RULE] reason; …` |
 //! | held, no decision within the hold | tool result, `isError`, approval id, `airlock approvals approve ID`, page link |
 //! | a person denied the approval / it expired | tool result, `isError`, what happened |
 //! | the call could not be judged (store, audit) | tool result, `isError`, "blocked (fail closed)" |

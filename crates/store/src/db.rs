@@ -255,8 +255,9 @@ impl Store {
         Ok(store)
     }
 
-    /// Empties the SQLite write-ahead log when it has grown past [`SQLITE_WAL_TRIM_BYTES`]; a no-op on PostgreSQL,
-    /// and best effort (nothing is reported, the next call tries again). For processes that exit without closing
+    /// Empties the SQLite write-ahead log when it has grown past `SQLITE_WAL_TRIM_BYTES` (about the
+    /// auto-checkpoint size); a no-op on PostgreSQL, and best effort (nothing is reported, the next call tries
+    /// again). For processes that exit without closing
     /// the store (`airlock hook`): SQLite only starts the log over when a process finds it fully copied into the
     /// database, and the first process to open the file after all others exited rebuilds the log's index from
     /// scratch, forgetting what was copied — so with no long-lived process holding the file open the log grew by

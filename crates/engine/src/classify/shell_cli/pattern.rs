@@ -24,7 +24,7 @@ use crate::request::RequestKind;
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ShellPattern {
-    /// The command (basename of argv[0], lowercase, without `.exe`), or a glob of it.
+    /// The command (basename of `argv[0]`, lowercase, without `.exe`), or a glob of it.
     #[serde(default)]
     pub command: Option<String>,
     /// Several names of the same command (`["fly", "flyctl"]`).
