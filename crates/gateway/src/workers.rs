@@ -74,7 +74,6 @@ pub(crate) async fn serve(
     let (halt, halted) = watch::channel(false);
     let (done, mut finished) = mpsc::unbounded_channel::<std::io::Result<()>>();
     let mut outlets = Vec::with_capacity(workers);
-    let mut started = 0;
     let mut failure = None;
     for index in 0..workers {
         let (outlet, incoming) = mpsc::unbounded_channel();
@@ -98,10 +97,7 @@ pub(crate) async fn serve(
                 let _ = done.send(result);
             });
         match spawned {
-            Ok(_) => {
-                outlets.push(outlet);
-                started += 1;
-            }
+            Ok(_) => outlets.push(outlet),
             Err(error) => {
                 failure = Some(std::io::Error::other(format!(
                     "cannot start a thread serving agents: {error}"
@@ -111,27 +107,30 @@ pub(crate) async fn serve(
         }
     }
     drop(done);
+    // One per thread started: every thread that ends sends its result, unless it panicked.
+    let started = outlets.len();
+    let mut answered = 0;
     if failure.is_none() {
         tokio::select! {
             () = deal(listener, &outlets, stopped(stop)) => {}
             early = finished.recv() => {
+                answered += usize::from(early.is_some());
                 failure = Some(match early {
                     Some(Err(error)) => error,
                     _ => std::io::Error::other("a thread serving agents stopped unexpectedly"),
                 });
-                started -= 1;
             }
         }
     }
     let _ = halt.send(true);
     drop(outlets);
     while let Some(result) = finished.recv().await {
-        started -= 1;
+        answered += 1;
         if let Err(error) = result {
             failure.get_or_insert(error);
         }
     }
-    if started > 0 {
+    if answered < started {
         failure.get_or_insert_with(|| std::io::Error::other("a thread serving agents panicked"));
     }
     failure.map_or(Ok(()), Err)

@@ -314,19 +314,9 @@ const SQLITE_BEGIN_AND_HEAD: &str =
 /// that thread and back, and on this machine a hand-off to a sleeping thread costs tens of µs — with a
 /// `Transaction` per statement it was 5–6 hand-offs, most of a proxied request's latency
 /// (`scripts/bench-gateway`). The transaction is run by hand, so sqlx does not know about it: until `COMMIT`
-/// has succeeded, the connection is marked to be closed (rolling back) instead of returned to the pool.
+/// has succeeded, the connection is marked to be closed (rolling back) instead of returned to the pool; after a
+/// failure the caller must not use it again.
 async fn append_batch_sqlite(
-    pool: &sqlx::SqlitePool,
-    clock: &dyn crate::clock::Clock,
-    records: Vec<AuditRecord>,
-) -> Result<Vec<AuditEntry>> {
-    let mut conn = pool.acquire().await?;
-    append_batch_sqlite_on(&mut conn, clock, records).await
-}
-
-/// [`append_batch_sqlite`] on a connection the caller holds. On failure the connection has been marked to be
-/// closed rather than returned to the pool; the caller must not use it again.
-async fn append_batch_sqlite_on(
     conn: &mut sqlx::pool::PoolConnection<sqlx::Sqlite>,
     clock: &dyn crate::clock::Clock,
     records: Vec<AuditRecord>,
@@ -734,13 +724,8 @@ impl Store {
 
     /// Appends records in order, in one transaction (all or none).
     pub async fn append_batch(&self, records: Vec<AuditRecord>) -> Result<Vec<AuditEntry>> {
-        if records.is_empty() {
-            return Ok(Vec::new());
-        }
-        match &self.pool {
-            Pool::Sqlite(pool) => append_batch_sqlite(pool, &*self.clock, records).await,
-            Pool::Postgres(pool) => append_batch_postgres(pool, &*self.clock, records).await,
-        }
+        self.append_batch_kept(&mut KeptConnection::default(), records)
+            .await
     }
 
     /// Completes when [`Store::close`] has been called (never on PostgreSQL, where no connection is kept).
@@ -751,24 +736,27 @@ impl Store {
         }
     }
 
-    /// [`Store::append_batch`] for the group-commit writer: on SQLite on the connection it keeps (taken from
-    /// the pool when it has none; dropped after a failure).
+    /// [`Store::append_batch`], on SQLite on the connection `kept` holds (taken from the pool when it holds
+    /// none, and kept there unless the append failed): the group-commit writer keeps it from batch to batch.
     pub(crate) async fn append_batch_kept(
         &self,
         kept: &mut KeptConnection,
         records: Vec<AuditRecord>,
     ) -> Result<Vec<AuditEntry>> {
-        let Pool::Sqlite(pool) = &self.pool else {
-            return self.append_batch(records).await;
-        };
         if records.is_empty() {
             return Ok(Vec::new());
         }
+        let pool = match &self.pool {
+            Pool::Sqlite(pool) => pool,
+            Pool::Postgres(pool) => {
+                return append_batch_postgres(pool, &*self.clock, records).await;
+            }
+        };
         let mut conn = match kept.0.take() {
             Some(conn) => conn,
             None => pool.acquire().await?,
         };
-        let result = append_batch_sqlite_on(&mut conn, &*self.clock, records).await;
+        let result = append_batch_sqlite(&mut conn, &*self.clock, records).await;
         if result.is_ok() {
             kept.0 = Some(conn);
         }

@@ -257,14 +257,15 @@ pub fn redact_url(url: &str) -> String {
 
 /// Cuts `text` to at most `max` characters (on a character boundary), ending with `…` when cut.
 pub fn truncate_chars(text: &str, max: usize) -> String {
-    match text.char_indices().nth(max) {
-        None => text.to_string(),
-        Some(_) => {
-            let mut s: String = text.chars().take(max).collect();
-            s.push('…');
-            s
-        }
-    }
+    cut_chars(text, max).unwrap_or_else(|| text.to_string())
+}
+
+/// `text` cut to `max` characters and `…`, or `None` when it is not longer than that.
+fn cut_chars(text: &str, max: usize) -> Option<String> {
+    text.char_indices().nth(max)?;
+    let mut s: String = text.chars().take(max).collect();
+    s.push('…');
+    Some(s)
 }
 
 /// One readable line describing the request, secrets redacted, at most [`MAX_SUMMARY_CHARS`] characters.
@@ -327,10 +328,7 @@ pub fn summarize(envelope: &Envelope) -> String {
     } else {
         text
     };
-    match text.char_indices().nth(MAX_SUMMARY_CHARS) {
-        None => text,
-        Some(_) => truncate_chars(&text, MAX_SUMMARY_CHARS),
-    }
+    cut_chars(&text, MAX_SUMMARY_CHARS).unwrap_or(text)
 }
 
 #[cfg(test)]
