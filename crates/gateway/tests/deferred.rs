@@ -23,7 +23,7 @@ use airlock_gateway::{DeferredExecutor, Gateway, GatewayConfig, RunningGateway};
 use airlock_store::deferred::{DeferredState, NewDeferred, ReplayRequest};
 use airlock_store::gate::Gate;
 use airlock_store::{AuditFilter, ManualClock, Store};
-use support::{EchoUpstream, GRAPHQL, UPSTREAM_SECRET, VOLUME_DELETE, send};
+use support::{EchoUpstream, UPSTREAM_SECRET, VOLUME_DELETE, spawn_graphql};
 
 /// The cancel window the tests configure.
 const WINDOW_SECONDS: u64 = 60;
@@ -81,21 +81,7 @@ async fn approved_and_deferred(node: &Node, token: &str, body: &'static str) -> 
         .await
         .unwrap();
     let alice = node.store.authenticate_approver(&secret).await.unwrap();
-    let bearer = format!("Bearer {token}");
-    let addr = node.gateway.agent_addr();
-    let call = tokio::spawn(async move {
-        send(
-            addr,
-            "POST",
-            GRAPHQL,
-            &[
-                ("authorization", &bearer),
-                ("content-type", "application/json"),
-            ],
-            body,
-        )
-        .await
-    });
+    let call = spawn_graphql(node.gateway.agent_addr(), format!("Bearer {token}"), body);
     let approval = loop {
         let pending = node.store.list_approvals(false).await.unwrap();
         if let Some(a) = pending.into_iter().next() {

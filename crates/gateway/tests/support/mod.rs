@@ -347,23 +347,9 @@ impl Harness {
         .await
     }
 
-    /// Sends `body` as the agent's GraphQL POST (the incident's shape) in a task of its own, so the test can
-    /// act while the gateway holds it.
+    /// The free function `spawn_graphql` with this harness's gateway and agent token.
     pub fn spawn_graphql(&self, body: impl Into<Bytes>) -> tokio::task::JoinHandle<Answer> {
-        let (addr, bearer, body) = (self.addr(), self.bearer(), body.into());
-        tokio::spawn(async move {
-            send(
-                addr,
-                "POST",
-                GRAPHQL,
-                &[
-                    ("authorization", &bearer),
-                    ("content-type", "application/json"),
-                ],
-                body,
-            )
-            .await
-        })
+        spawn_graphql(self.addr(), self.bearer(), body)
     }
 
     /// An approver who can vote.
@@ -438,6 +424,29 @@ pub async fn send(
         headers: parts.headers,
         body,
     }
+}
+
+/// Sends `body` as an agent's GraphQL POST (the incident's shape) to the gateway at `addr` with the
+/// `Authorization` value `bearer`, in a task of its own, so the test can act while the gateway holds it.
+pub fn spawn_graphql(
+    addr: SocketAddr,
+    bearer: String,
+    body: impl Into<Bytes>,
+) -> tokio::task::JoinHandle<Answer> {
+    let body = body.into();
+    tokio::spawn(async move {
+        send(
+            addr,
+            "POST",
+            GRAPHQL,
+            &[
+                ("authorization", &bearer),
+                ("content-type", "application/json"),
+            ],
+            body,
+        )
+        .await
+    })
 }
 
 /// Writes raw bytes to the gateway and reads the whole answer (the request should say `Connection: close`).
