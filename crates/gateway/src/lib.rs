@@ -38,6 +38,7 @@ pub mod admin;
 pub mod body;
 pub mod breaker;
 pub mod config;
+mod connections;
 pub mod custody;
 pub mod deferred;
 pub mod error;
@@ -62,6 +63,7 @@ use axum::serve::ListenerExt as _;
 use tokio::net::TcpListener;
 
 pub use config::GatewayConfig;
+pub use connections::UpstreamBody;
 pub use deferred::DeferredExecutor;
 pub use error::{ConfigError, GatewayError};
 pub use proxy::{AllowedCall, ForwardGuard, GuardFuture, Guarded};

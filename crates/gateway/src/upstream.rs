@@ -1,5 +1,5 @@
-//! Upstreams: a pooled HTTP/1.1 client per configured upstream (rustls on ring for `https`; one pool per
-//! thread serving agents, see [`Upstream::with_own_pool`]), the URL a
+//! Upstreams: a pool of HTTP/1.1 connections per configured upstream (rustls on ring for `https`; one pool
+//! per thread serving agents, see [`Upstream::with_own_pool`] and [`crate::connections`]), the URL a
 //! routed request goes to (always the configured scheme, host and path prefix + the agent's path), and
 //! sending a request with the upstream's credential injected. TLS trusts the system's root certificates,
 //! or exactly the certificates in the upstream's `ca_file`.
@@ -20,13 +20,14 @@ use rustls::pki_types::CertificateDer;
 use rustls::pki_types::pem::PemObject as _;
 
 use crate::config::UpstreamConfig;
+use crate::connections::{ConnectionPool, UpstreamBody};
 use crate::custody;
 use crate::error::GatewayError;
 
 /// How long connecting to an upstream may take.
 pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 
-/// The client type: plain HTTP or TLS, HTTP/1.1, pooled.
+/// The webhooks' client type: plain HTTP or TLS, HTTP/1.1, pooled.
 pub type UpstreamClient = Client<UpstreamConnector, Full<Bytes>>;
 
 /// How a client connects: TCP, then TLS for `https`.
@@ -40,8 +41,7 @@ const POOL_IDLE_TIMEOUT: Duration = Duration::from_secs(60);
 pub struct Upstream {
     config: UpstreamConfig,
     auth: Option<(HeaderName, HeaderValue)>,
-    connector: UpstreamConnector,
-    client: UpstreamClient,
+    pool: Arc<ConnectionPool>,
     metrics: crate::metrics::UpstreamMetrics,
 }
 
@@ -65,7 +65,7 @@ impl Upstream {
         };
         let roots = roots_for(&config)?;
         let connector = connector(roots, CONNECT_TIMEOUT, &name)?;
-        let client = pooled_client(connector.clone(), POOL_IDLE_TIMEOUT);
+        let pool = ConnectionPool::new(connector, POOL_IDLE_TIMEOUT);
         let auth = match &config.auth {
             None => None,
             Some((header, secret)) => {
@@ -82,8 +82,7 @@ impl Upstream {
         Ok(Self {
             config,
             auth,
-            connector,
-            client,
+            pool,
             metrics,
         })
     }
@@ -93,7 +92,7 @@ impl Upstream {
     /// uses its own pool: no request then waits on another thread's connection task.
     pub fn with_own_pool(&self) -> Self {
         Self {
-            client: pooled_client(self.connector.clone(), POOL_IDLE_TIMEOUT),
+            pool: self.pool.empty_copy(),
             ..self.clone()
         }
     }
@@ -164,32 +163,20 @@ impl Upstream {
         uri: Uri,
         mut headers: HeaderMap,
         body: Bytes,
-    ) -> Result<http::Response<hyper::body::Incoming>, UpstreamError> {
+    ) -> Result<http::Response<UpstreamBody>, UpstreamError> {
         custody::inject_credential(&mut headers, self.auth.as_ref());
         let mut request = http::Request::new(Full::new(body));
         *request.method_mut() = method;
         *request.uri_mut() = uri;
         *request.headers_mut() = headers;
-        self.client
-            .request(request)
+        self.pool
+            .send(request)
             .await
-            .map_err(|e| UpstreamError {
+            .map_err(|message| UpstreamError {
                 upstream: self.config.name.clone(),
-                message: describe_client_error(&e),
+                message,
             })
     }
-}
-
-/// The error and its causes, one line (hyper's errors carry no request data).
-fn describe_client_error(error: &hyper_util::client::legacy::Error) -> String {
-    let mut message = error.to_string();
-    let mut source = std::error::Error::source(error);
-    while let Some(cause) = source {
-        message.push_str(": ");
-        message.push_str(&cause.to_string());
-        source = cause.source();
-    }
-    message
 }
 
 fn roots_for(config: &UpstreamConfig) -> Result<RootCertStore, GatewayError> {
