@@ -1,17 +1,22 @@
 //! Gateway benchmark (a measurement, not a test): a local upstream answering a small JSON body, the gateway
 //! in front of it (SQLite store in a temp dir, the default engine and policy, an allowed `GET`), and a load
-//! generator of keep-alive HTTP/1.1 connections. Reports, for the same run, direct vs through the gateway:
-//! the p50/p99 latency of sequential requests on one connection (so the added latency), and the requests per
-//! second with many connections, and the CPU time per request of each part (threads are named `gateway`,
-//! `load`, `upstream`; the store's database threads count with the gateway), from which it projects the
-//! throughput of 2 otherwise idle cores. Upstream, gateway and load generator share this machine's cores.
-//! `BENCH_BATCHES=1` also prints how many audit entries were written in how many distinct milliseconds.
+//! generator of keep-alive HTTP/1.1 connections, each on threads of its own. Reports, for the same run,
+//! direct vs through the gateway: the p50/p99 latency of sequential requests on one connection (so the added
+//! latency), and the requests per second with many connections, and the CPU time per request of each part
+//! (threads are named `gateway`, `load`, `upstream`; the store's database threads count with the gateway),
+//! from which it projects the throughput of 2 otherwise idle cores. Upstream, gateway and load generator
+//! share this machine's cores. `BENCH_BATCHES=1` also prints how many audit entries were written in how many
+//! distinct milliseconds.
 //!
 //! Run with `cargo bench -p airlock-gateway --bench gateway` (or `scripts/bench-gateway`); options after
 //! `--`: `--seconds S` (each throughput phase, default 5), `--connections C` (default 64), `--latency-requests
 //! N` (default 5000), `--agent-threads N` (threads serving agent connections, default one per core as
 //! `airlock serve`; 0 serves them on the gateway's runtime), `--gateway-workers N` (worker threads of the
-//! gateway's runtime, default 1). Budget (DESIGN.md): p50 added < 0.3 ms, ≥ 20,000 allowed requests/s on 2 cores.
+//! gateway's runtime, default 1), `--load raw|hyper` (the load generator's client, default raw, as wrk),
+//! `--upstream raw|axum` (the upstream's server: by default a canned response per request read, as a
+//! static-response server such as nginx's `return 200` answers; or an axum router). Load generator and upstream
+//! each run on one thread with a single-threaded runtime. Budget (DESIGN.md): p50 added < 0.3 ms, ≥ 20,000
+//! allowed requests/s on 2 cores.
 #![allow(
     clippy::unwrap_used,
     clippy::expect_used,
@@ -46,6 +51,18 @@ struct Options {
     gateway_workers: usize,
     /// The load generator's client: `raw` (default) or `hyper`.
     load: Load,
+    /// The upstream's server: `raw` (default) or `axum`.
+    upstream: Serve,
+}
+
+/// How the upstream answers.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+enum Serve {
+    /// A canned response written for each request read (its head parsed with httparse, a `Content-Length`
+    /// body skipped), one task per connection, as a static-response server (nginx `return 200`) does.
+    Raw,
+    /// An axum router on hyper's server connection.
+    Axum,
 }
 
 /// How the load generator speaks HTTP/1.1.
@@ -66,6 +83,7 @@ fn options() -> Options {
         agent_threads: airlock_gateway::agent_threads(),
         gateway_workers: 1,
         load: Load::Raw,
+        upstream: Serve::Raw,
     };
     let args: Vec<String> = std::env::args().collect();
     let mut i = 1;
@@ -84,6 +102,12 @@ fn options() -> Options {
                     _ => Load::Raw,
                 }
             }
+            "--upstream" => {
+                o.upstream = match args.get(i + 1).map(String::as_str) {
+                    Some("axum") => Serve::Axum,
+                    _ => Serve::Raw,
+                }
+            }
             "--latency-requests" => {
                 o.latency_requests = value().map_or(o.latency_requests, |v| v as usize)
             }
@@ -97,25 +121,8 @@ fn options() -> Options {
 fn main() {
     let o = options();
     let dir = tempfile::tempdir().unwrap();
-    // The upstream: its own runtime with one worker.
-    let upstream_rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(1)
-        .thread_name("upstream")
-        .enable_all()
-        .build()
-        .unwrap();
-    let upstream = upstream_rt.block_on(async {
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let addr = listener.local_addr().unwrap();
-        let app = axum::Router::new().fallback(|| async {
-            (
-                [(http::header::CONTENT_TYPE, "application/json")],
-                r#"{"ok":true}"#,
-            )
-        });
-        tokio::spawn(async move { axum::serve(listener, app).await });
-        addr
-    });
+    // The upstream: a thread of its own.
+    let upstream = spawn_upstream(o.upstream);
     // The gateway as `airlock serve` runs it: a runtime for the admin listener, the audit writer and the
     // background tasks, and agent connections on one thread per core (named `gateway-N`).
     let gateway_rt = tokio::runtime::Builder::new_multi_thread()
@@ -149,89 +156,23 @@ fn main() {
             .spawn();
         (running, token)
     });
-    let load_rt = tokio::runtime::Builder::new_multi_thread()
-        .thread_name("load")
-        .enable_all()
-        .build()
-        .unwrap();
+    // The load generator: a thread named `load` with a single-threaded runtime.
     let gateway_addr = gateway.agent_addr();
     let auth = format!("Bearer {token}");
-    load_rt.block_on(async {
-        let direct = Target {
-            addr: upstream,
-            path: "/v1/items".into(),
-            auth: None,
-            load: o.load,
-        };
-        let through = Target {
-            addr: gateway_addr,
-            path: "/u/bench/v1/items".into(),
-            auth: Some(auth.clone()),
-            load: o.load,
-        };
-        println!("load generator: {:?} HTTP/1.1 client (--load raw|hyper)", o.load);
-        // Warm up both paths (connection pools, SQLite pages, engine caches).
-        sequential(&direct, 500).await;
-        sequential(&through, 500).await;
-        let d = sequential(&direct, o.latency_requests).await;
-        let g = sequential(&through, o.latency_requests).await;
-        println!(
-            "latency, 1 connection, {} sequential requests each:",
-            o.latency_requests
-        );
-        println!(
-            "  direct          p50 {:>7.1} µs   p99 {:>7.1} µs",
-            pct(&d, 50),
-            pct(&d, 99)
-        );
-        println!(
-            "  through gateway p50 {:>7.1} µs   p99 {:>7.1} µs",
-            pct(&g, 50),
-            pct(&g, 99)
-        );
-        println!(
-            "  added           p50 {:>7.1} µs   (budget < 300 µs)",
-            pct(&g, 50) - pct(&d, 50)
-        );
-        let seconds = Duration::from_secs(o.seconds);
-        let c0 = cpu_by_thread();
-        let (dn, dl) = throughput(&direct, o.connections, seconds).await;
-        let c1 = cpu_by_thread();
-        let (gn, gl) = throughput(&through, o.connections, seconds).await;
-        let c2 = cpu_by_thread();
-        let direct_cpu = cpu_per_request(&c0, &c1, dn * o.seconds as f64);
-        let gateway_cpu = cpu_per_request(&c1, &c2, gn * o.seconds as f64);
-        println!(
-            "throughput, {} connections, {} s each:",
-            o.connections, o.seconds
-        );
-        println!(
-            "  direct          {:>8.0} req/s   p50 {:>7.1} µs   p99 {:>7.1} µs",
-            dn,
-            pct(&dl, 50),
-            pct(&dl, 99)
-        );
-        println!(
-            "  through gateway {:>8.0} req/s   p50 {:>7.1} µs   p99 {:>7.1} µs   (budget ≥ 20,000 req/s)",
-            gn,
-            pct(&gl, 50),
-            pct(&gl, 99)
-        );
-        let total = |v: &[(String, f64)]| v.iter().map(|(_, us)| us).sum::<f64>();
-        println!("CPU per request (µs; the machine's other load is not counted):");
-        for (name, us) in &direct_cpu {
-            println!("  direct          {name:<28} {us:>6.1}");
-        }
-        for (name, us) in &gateway_cpu {
-            println!("  through gateway {name:<28} {us:>6.1}");
-        }
-        let (dt, gt) = (total(&direct_cpu), total(&gateway_cpu));
-        if gt > 0.0 {
-            println!(
-                "  all threads: direct {dt:.1} µs, through gateway {gt:.1} µs ⇒ on 2 otherwise idle cores at most {:.0} req/s through the gateway, load generator and upstream included",
-                2e6 / gt
-            );
-        }
+    let run_load = || {
+        tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap()
+            .block_on(generate_load(&o, upstream, gateway_addr, &auth));
+    };
+    std::thread::scope(|scope| {
+        std::thread::Builder::new()
+            .name("load".into())
+            .spawn_scoped(scope, run_load)
+            .unwrap()
+            .join()
+            .unwrap();
     });
     gateway_rt.block_on(async {
         let _ = gateway.stop().await;
@@ -259,6 +200,166 @@ fn main() {
             );
         }
     });
+}
+
+/// The load: warm-up, latency on one connection, throughput over many, CPU per request of each thread group;
+/// direct to the upstream and through the gateway.
+async fn generate_load(o: &Options, upstream: SocketAddr, gateway_addr: SocketAddr, auth: &str) {
+    let direct = Target {
+        addr: upstream,
+        path: "/v1/items".into(),
+        auth: None,
+        load: o.load,
+    };
+    let through = Target {
+        addr: gateway_addr,
+        path: "/u/bench/v1/items".into(),
+        auth: Some(auth.to_string()),
+        load: o.load,
+    };
+    println!(
+        "load generator: {:?} HTTP/1.1 client (--load raw|hyper); upstream: {:?} server (--upstream raw|axum)",
+        o.load, o.upstream
+    );
+    // Warm up both paths (connection pools, SQLite pages, engine caches).
+    sequential(&direct, 500).await;
+    sequential(&through, 500).await;
+    let d = sequential(&direct, o.latency_requests).await;
+    let g = sequential(&through, o.latency_requests).await;
+    println!(
+        "latency, 1 connection, {} sequential requests each:",
+        o.latency_requests
+    );
+    println!(
+        "  direct          p50 {:>7.1} µs   p99 {:>7.1} µs",
+        pct(&d, 50),
+        pct(&d, 99)
+    );
+    println!(
+        "  through gateway p50 {:>7.1} µs   p99 {:>7.1} µs",
+        pct(&g, 50),
+        pct(&g, 99)
+    );
+    println!(
+        "  added           p50 {:>7.1} µs   (budget < 300 µs)",
+        pct(&g, 50) - pct(&d, 50)
+    );
+    let seconds = Duration::from_secs(o.seconds);
+    let c0 = cpu_by_thread();
+    let (dn, dl) = throughput(&direct, o.connections, seconds).await;
+    let c1 = cpu_by_thread();
+    let (gn, gl) = throughput(&through, o.connections, seconds).await;
+    let c2 = cpu_by_thread();
+    let direct_cpu = cpu_per_request(&c0, &c1, dn * o.seconds as f64);
+    let gateway_cpu = cpu_per_request(&c1, &c2, gn * o.seconds as f64);
+    println!(
+        "throughput, {} connections, {} s each:",
+        o.connections, o.seconds
+    );
+    println!(
+        "  direct          {:>8.0} req/s   p50 {:>7.1} µs   p99 {:>7.1} µs",
+        dn,
+        pct(&dl, 50),
+        pct(&dl, 99)
+    );
+    println!(
+        "  through gateway {:>8.0} req/s   p50 {:>7.1} µs   p99 {:>7.1} µs   (budget ≥ 20,000 req/s)",
+        gn,
+        pct(&gl, 50),
+        pct(&gl, 99)
+    );
+    let total = |v: &[(String, f64)]| v.iter().map(|(_, us)| us).sum::<f64>();
+    println!("CPU per request (µs; the machine's other load is not counted):");
+    for (name, us) in &direct_cpu {
+        println!("  direct          {name:<28} {us:>6.1}");
+    }
+    for (name, us) in &gateway_cpu {
+        println!("  through gateway {name:<28} {us:>6.1}");
+    }
+    let (dt, gt) = (total(&direct_cpu), total(&gateway_cpu));
+    if gt > 0.0 {
+        println!(
+            "  all threads: direct {dt:.1} µs, through gateway {gt:.1} µs ⇒ on 2 otherwise idle cores at most {:.0} req/s through the gateway, load generator and upstream included",
+            2e6 / gt
+        );
+    }
+}
+
+/// Starts the upstream on a thread named `upstream` with a single-threaded runtime; returns its address.
+fn spawn_upstream(serve: Serve) -> SocketAddr {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    listener.set_nonblocking(true).unwrap();
+    let addr = listener.local_addr().unwrap();
+    std::thread::Builder::new()
+        .name("upstream".into())
+        .spawn(move || {
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .unwrap();
+            rt.block_on(async move {
+                let listener = tokio::net::TcpListener::from_std(listener).unwrap();
+                match serve {
+                    Serve::Axum => {
+                        let app = axum::Router::new().fallback(|| async {
+                            (
+                                [(http::header::CONTENT_TYPE, "application/json")],
+                                r#"{"ok":true}"#,
+                            )
+                        });
+                        axum::serve(listener, app).await.unwrap();
+                    }
+                    Serve::Raw => loop {
+                        let (stream, _) = listener.accept().await.unwrap();
+                        stream.set_nodelay(true).unwrap();
+                        tokio::spawn(serve_raw(stream));
+                    },
+                }
+            });
+        })
+        .unwrap();
+    addr
+}
+
+/// The raw upstream's connection: for every complete request head read (and its `Content-Length` body), one
+/// canned `200` with a small JSON body.
+async fn serve_raw(mut stream: TcpStream) {
+    const RESPONSE: &[u8] =
+        b"HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: 11\r\n\r\n{\"ok\":true}";
+    let mut buf: Vec<u8> = Vec::with_capacity(4096);
+    let mut out: Vec<u8> = Vec::with_capacity(4096);
+    loop {
+        match stream.read_buf(&mut buf).await {
+            Ok(0) | Err(_) => return,
+            Ok(_) => {}
+        }
+        let mut used = 0;
+        loop {
+            let mut headers = [httparse::EMPTY_HEADER; 64];
+            let mut request = httparse::Request::new(&mut headers);
+            let Ok(httparse::Status::Complete(head)) = request.parse(&buf[used..]) else {
+                break;
+            };
+            let body = request
+                .headers
+                .iter()
+                .find(|h| h.name.eq_ignore_ascii_case("content-length"))
+                .and_then(|h| std::str::from_utf8(h.value).ok()?.parse::<usize>().ok())
+                .unwrap_or(0);
+            if buf.len() - used < head + body {
+                break;
+            }
+            used += head + body;
+            out.extend_from_slice(RESPONSE);
+        }
+        buf.drain(..used);
+        if !out.is_empty() {
+            if stream.write_all(&out).await.is_err() {
+                return;
+            }
+            out.clear();
+        }
+    }
 }
 
 struct Target {
