@@ -311,7 +311,7 @@ async fn pipeline(shared: &Shared, parts: Parts, body: Body) -> Result<Done, Fai
     Ok(Done {
         response,
         upstream: name.map(str::to_string),
-        agent: Some(agent.name),
+        agent: Some(agent.name.clone()),
         verdict,
     })
 }

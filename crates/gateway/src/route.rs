@@ -82,13 +82,17 @@ fn check_path(path: &str) -> Result<(), RouteError> {
             "backslashes are not allowed in the path",
         ));
     }
-    let lower = path.to_ascii_lowercase();
-    if lower.contains("%2f") || lower.contains("%5c") {
+    let encodes = |escape: &[u8]| {
+        path.as_bytes()
+            .windows(escape.len())
+            .any(|w| w.eq_ignore_ascii_case(escape))
+    };
+    if encodes(b"%2f") || encodes(b"%5c") {
         return Err(RouteError::BadPath(
             "encoded slashes or backslashes (%2F, %5C) are not allowed in the path",
         ));
     }
-    if lower.contains("%00") {
+    if encodes(b"%00") {
         return Err(RouteError::BadPath("NUL (%00) is not allowed in the path"));
     }
     for segment in path.split('/') {
@@ -103,6 +107,11 @@ fn check_path(path: &str) -> Result<(), RouteError> {
 
 /// Whether a raw segment means `.` or `..` once decoded (up to three times) and stripped of `;params`.
 fn is_dot_segment(segment: &str) -> bool {
+    if !segment.contains('%') {
+        // Nothing to decode: the common case, without allocating.
+        let bare = segment.split(';').next().unwrap_or_default();
+        return bare == "." || bare == "..";
+    }
     let mut text = segment.to_string();
     for _ in 0..4 {
         let bare = text.split(';').next().unwrap_or_default();

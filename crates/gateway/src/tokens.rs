@@ -5,13 +5,17 @@
 //! or expired token is never remembered, so a new token works at once. Only the SHA-256 of a token is kept.
 
 use std::collections::HashMap;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use airlock_store::{AgentToken, Store, StoreError};
+use sha2::{Digest as _, Sha256};
 
 /// How long a valid token is trusted without asking the store again.
 pub const TOKEN_RECHECK: Duration = Duration::from_secs(1);
+
+/// The SHA-256 of a token, the key of the memory.
+type TokenHash = [u8; 32];
 
 /// Most tokens remembered; the memory is emptied when it is full.
 const MAX_REMEMBERED: usize = 10_000;
@@ -20,7 +24,7 @@ const MAX_REMEMBERED: usize = 10_000;
 #[derive(Debug)]
 pub struct TokenChecker {
     recheck: Duration,
-    seen: Mutex<HashMap<String, (AgentToken, Instant)>>,
+    seen: Mutex<HashMap<TokenHash, (Arc<AgentToken>, Instant)>>,
 }
 
 impl TokenChecker {
@@ -32,9 +36,9 @@ impl TokenChecker {
         }
     }
 
-    /// The token's record if `token` is a live agent token.
-    pub async fn check(&self, store: &Store, token: &str) -> Result<AgentToken, StoreError> {
-        let key = airlock_store::canonical::sha256_hex(token.trim().as_bytes());
+    /// The token's record if `token` is a live agent token (shared with the memory, not copied).
+    pub async fn check(&self, store: &Store, token: &str) -> Result<Arc<AgentToken>, StoreError> {
+        let key: TokenHash = Sha256::digest(token.trim().as_bytes()).into();
         let now = Instant::now();
         if !self.recheck.is_zero() {
             let remembered = self
@@ -54,13 +58,14 @@ impl TokenChecker {
         }
         match store.authenticate_token(token).await {
             Ok(record) => {
+                let record = Arc::new(record);
                 if !self.recheck.is_zero()
                     && let Ok(mut seen) = self.seen.lock()
                 {
                     if seen.len() >= MAX_REMEMBERED {
                         seen.clear();
                     }
-                    seen.insert(key, (record.clone(), now));
+                    seen.insert(key, (Arc::clone(&record), now));
                 }
                 Ok(record)
             }
@@ -71,7 +76,7 @@ impl TokenChecker {
         }
     }
 
-    fn forget(&self, key: &str) {
+    fn forget(&self, key: &TokenHash) {
         if let Ok(mut seen) = self.seen.lock() {
             seen.remove(key);
         }

@@ -319,6 +319,10 @@ fn form_params(body: &str) -> Vec<(String, String, Span)> {
 }
 
 fn percent_decode(text: &str) -> String {
+    if !text.contains(['%', '+']) {
+        // Nothing to decode (the common case): no parsing, one copy.
+        return text.to_string();
+    }
     url::form_urlencoded::parse(format!("x={text}").as_bytes())
         .next()
         .map(|(_, v)| v.into_owned())
