@@ -32,18 +32,17 @@ fn canonical_bytes(value: &Value) -> Vec<u8> {
 fn write_canonical(out: &mut Vec<u8>, value: &Value) {
     match value {
         Value::Object(map) => {
-            let mut keys: Vec<&String> = map.keys().collect();
-            keys.sort();
+            // The entries themselves sorted, not the keys: no second (hashed) lookup per key.
+            let mut entries: Vec<(&String, &Value)> = map.iter().collect();
+            entries.sort_unstable_by(|a, b| a.0.cmp(b.0));
             out.push(b'{');
-            for (i, key) in keys.into_iter().enumerate() {
+            for (i, (key, v)) in entries.into_iter().enumerate() {
                 if i > 0 {
                     out.push(b',');
                 }
                 write_str(out, key);
                 out.push(b':');
-                if let Some(v) = map.get(key) {
-                    write_canonical(out, v);
-                }
+                write_canonical(out, v);
             }
             out.push(b'}');
         }
