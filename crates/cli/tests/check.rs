@@ -10,9 +10,11 @@
     reason = "tests fail by panicking"
 )]
 
-use std::io::Write;
 use std::path::PathBuf;
-use std::process::{Command, Output, Stdio};
+use std::process::{Command, Output};
+
+#[path = "support/piped.rs"]
+mod piped;
 
 struct Home(PathBuf);
 
@@ -26,18 +28,12 @@ impl Home {
     }
 
     fn airlock(&self, args: &[&str], stdin: Option<&[u8]>) -> Output {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_airlock"))
-            .args(args)
-            .env("AIRLOCK_HOME", &self.0)
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
-        let mut input = child.stdin.take().unwrap();
-        input.write_all(stdin.unwrap_or_default()).unwrap();
-        drop(input);
-        child.wait_with_output().unwrap()
+        piped::run_with_input(
+            Command::new(env!("CARGO_BIN_EXE_airlock"))
+                .args(args)
+                .env("AIRLOCK_HOME", &self.0),
+            stdin.unwrap_or_default(),
+        )
     }
 }
 

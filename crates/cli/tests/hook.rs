@@ -12,10 +12,12 @@
     reason = "tests"
 )]
 
-use std::io::Write as _;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
+
+#[path = "support/piped.rs"]
+mod piped;
 
 use airlock_engine::{
     Context, Decision, Engine, Envelope, FileOp, FileRequest, Request, ShellRequest,
@@ -100,18 +102,8 @@ impl Home {
     }
 
     fn spawn_hook(&self, agent: &str, input: &[u8]) -> Child {
-        let mut child = self
-            .command(&["hook", agent])
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
-        // A hook that refuses before reading (an unknown agent) may exit first: a broken pipe here is its answer.
-        if let Err(err) = child.stdin.take().unwrap().write_all(input) {
-            assert_eq!(err.kind(), std::io::ErrorKind::BrokenPipe, "{err}");
-        }
-        child
+        // A hook that refuses before reading (an unknown agent) may exit first: a broken pipe is its answer.
+        piped::spawn_with_input(&mut self.command(&["hook", agent]), input)
     }
 
     fn hook(&self, agent: &str, input: &[u8]) -> Output {

@@ -16,8 +16,11 @@
 
 use std::io::{Read as _, Write as _};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
+use std::process::{Child, Command, Output};
 use std::time::{Duration, Instant};
+
+#[path = "support/piped.rs"]
+mod piped;
 
 use airlock_store::{AuditEntry, AuditFilter};
 
@@ -72,19 +75,15 @@ fn fixture(name: &str) -> Vec<u8> {
 
 /// A hook process in `home` (`$AIRLOCK_HOME` and `$HOME`) with `AIRLOCK_RESIDENT_JUDGE=mode`.
 fn spawn_hook(home: &Home, agent: &str, mode: &str, input: &[u8]) -> Child {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_airlock"))
-        .args(["hook", agent])
-        .env("AIRLOCK_HOME", &home.0)
-        .env("HOME", &home.0)
-        .env("AIRLOCK_RESIDENT_JUDGE", mode)
-        .env_remove("AIRLOCK_DATABASE_URL")
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    child.stdin.take().unwrap().write_all(input).unwrap();
-    child
+    piped::spawn_with_input(
+        Command::new(env!("CARGO_BIN_EXE_airlock"))
+            .args(["hook", agent])
+            .env("AIRLOCK_HOME", &home.0)
+            .env("HOME", &home.0)
+            .env("AIRLOCK_RESIDENT_JUDGE", mode)
+            .env_remove("AIRLOCK_DATABASE_URL"),
+        input,
+    )
 }
 
 fn hook(home: &Home, agent: &str, mode: &str, input: &[u8]) -> Output {

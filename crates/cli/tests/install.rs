@@ -13,10 +13,12 @@
     reason = "tests"
 )]
 
-use std::io::Write as _;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
+
+#[path = "support/piped.rs"]
+mod piped;
 
 use serde_json::{Value, json};
 
@@ -110,20 +112,16 @@ impl Home {
     /// Runs a hook command exactly as written in a settings file, as the agent would: `sh -c COMMAND` with
     /// the hook input on standard input.
     fn run_hook_command(&self, command: &str, input: &[u8]) -> Output {
-        let mut child = Command::new("sh")
-            .arg("-c")
-            .arg(command)
-            .current_dir(self.project())
-            .env("HOME", &self.root)
-            .env("AIRLOCK_HOME", self.airlock_home())
-            .env_remove("AIRLOCK_DATABASE_URL")
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
-        child.stdin.take().unwrap().write_all(input).unwrap();
-        child.wait_with_output().unwrap()
+        piped::run_with_input(
+            Command::new("sh")
+                .arg("-c")
+                .arg(command)
+                .current_dir(self.project())
+                .env("HOME", &self.root)
+                .env("AIRLOCK_HOME", self.airlock_home())
+                .env_remove("AIRLOCK_DATABASE_URL"),
+            input,
+        )
     }
 }
 

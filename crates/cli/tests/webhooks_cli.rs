@@ -18,6 +18,9 @@ use std::process::{Child, Command, Stdio};
 use std::sync::mpsc;
 use std::time::Duration;
 
+#[path = "support/piped.rs"]
+mod piped;
+
 /// A fresh `$AIRLOCK_HOME` (also `$HOME`), removed afterwards.
 struct Home(PathBuf);
 
@@ -156,19 +159,10 @@ fn a_hook_process_holds_and_airlock_serve_notifies() {
         std::fs::read_to_string(home.0.join("serve.log")).unwrap_or_default()
     );
 
-    let mut hook = home
-        .airlock(&["hook", "claude-code"])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    hook.stdin
-        .take()
-        .unwrap()
-        .write_all(&fixture("claude-code/bash-incident-curl.json"))
-        .unwrap();
-    let out = hook.wait_with_output().unwrap();
+    let out = piped::run_with_input(
+        &mut home.airlock(&["hook", "claude-code"]),
+        &fixture("claude-code/bash-incident-curl.json"),
+    );
     let answer = String::from_utf8_lossy(&out.stdout).into_owned();
     assert!(answer.contains("holding this"), "{answer}");
 
