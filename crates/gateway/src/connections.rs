@@ -244,8 +244,8 @@ fn origin_form(uri: &Uri) -> Uri {
     }
 }
 
-/// An error and its causes, one line (hyper's and the connector's errors carry no request data).
-pub(crate) fn describe(error: &(dyn std::error::Error + 'static)) -> String {
+/// An error and its causes, one line (hyper's, the connector's and reqwest's errors carry no request data).
+pub(crate) fn describe(error: &dyn std::error::Error) -> String {
     let mut message = error.to_string();
     let mut source = error.source();
     while let Some(cause) = source {

@@ -315,7 +315,10 @@ impl Notifier {
             .map_err(|e| format!("cannot build the request: {e}"))?;
         match tokio::time::timeout(ATTEMPT_TIMEOUT, self.client.request(request)).await {
             Err(_) => Err(format!("no answer within {} s", ATTEMPT_TIMEOUT.as_secs())),
-            Ok(Err(error)) => Err(format!("could not send: {}", error_chain(&error))),
+            Ok(Err(error)) => Err(format!(
+                "could not send: {}",
+                crate::connections::describe(&error)
+            )),
             Ok(Ok(response)) if response.status().is_success() => Ok(()),
             Ok(Ok(response)) => Err(format!("the receiver answered HTTP {}", response.status())),
         }
@@ -338,17 +341,6 @@ pub fn backoff_ms(base_ms: u64, attempt: u32) -> u64 {
         .checked_shl(attempt.saturating_sub(1))
         .unwrap_or(u64::MAX);
     base_ms.saturating_mul(factor).min(MAX_BACKOFF_MS)
-}
-
-fn error_chain(error: &dyn std::error::Error) -> String {
-    let mut message = error.to_string();
-    let mut source = error.source();
-    while let Some(cause) = source {
-        message.push_str(": ");
-        message.push_str(&cause.to_string());
-        source = cause.source();
-    }
-    message
 }
 
 /// The headline, agent, upstream and environment of `approval` (from its redacted detail, or its redacted
