@@ -1,9 +1,10 @@
-//! A pool of HTTP/1.1 connections to one upstream, kept by hand instead of hyper-util's pooled client: a
+//! A pool of HTTP/1.1 connections to one host (an upstream, or a webhook's receiver), kept by hand instead of hyper-util's pooled client: a
 //! request takes the most recently used idle connection (or opens one), is sent on it, and the connection
 //! goes back to the pool when the response body has been read to its end ([`UpstreamBody`]); a connection
 //! whose body was dropped unread is closed. Compared with the pooled client this saves a task spawned per
 //! request (which waits for the connection to be free again), the pool key built and hashed per request and
-//! a lock shared by every host. Each thread serving agents has a pool of its own
+//! a lock shared by every host. A pool never looks at the host of what it sends: each upstream and each webhook
+//! has pools of its own, and each thread serving agents a pool per upstream
 //! ([`crate::Upstream::with_own_pool`]), so the lock is never contended there.
 //!
 //! Like the pooled client: a request gets a `Host` header for the upstream, its URL is sent in origin form,
@@ -31,7 +32,7 @@ type Sender = SendRequest<Full<Bytes>>;
 /// At most this many idle connections are kept per pool; more are closed when they come back.
 const MAX_IDLE: usize = 512;
 
-/// Connections to one upstream.
+/// Connections to one host.
 pub(crate) struct ConnectionPool {
     connector: UpstreamConnector,
     idle_timeout: Duration,
@@ -244,8 +245,8 @@ fn origin_form(uri: &Uri) -> Uri {
     }
 }
 
-/// An error and its causes, one line (hyper's, the connector's and reqwest's errors carry no request data).
-pub(crate) fn describe(error: &dyn std::error::Error) -> String {
+/// An error and its causes, one line (hyper's and the connector's errors carry no request data).
+fn describe(error: &dyn std::error::Error) -> String {
     let mut message = error.to_string();
     let mut source = error.source();
     while let Some(cause) = source {

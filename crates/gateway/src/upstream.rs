@@ -12,9 +12,7 @@ use http::header::{HeaderMap, HeaderName, HeaderValue};
 use http::{Method, Uri};
 use http_body_util::Full;
 use hyper_rustls::HttpsConnector;
-use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::HttpConnector;
-use hyper_util::rt::TokioExecutor;
 use rustls::RootCertStore;
 use rustls::pki_types::CertificateDer;
 use rustls::pki_types::pem::PemObject as _;
@@ -26,9 +24,6 @@ use crate::error::GatewayError;
 
 /// How long connecting to an upstream may take.
 pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
-
-/// The webhooks' client type: plain HTTP or TLS, HTTP/1.1, pooled.
-pub type UpstreamClient = Client<UpstreamConnector, Full<Bytes>>;
 
 /// How a client connects: TCP, then TLS for `https`.
 pub type UpstreamConnector = HttpsConnector<HttpConnector>;
@@ -250,16 +245,6 @@ pub(crate) fn connector(
         .https_or_http()
         .enable_http1()
         .wrap_connector(http))
-}
-
-/// A pooled HTTP/1.1 client over `connector`.
-pub(crate) fn pooled_client(
-    connector: UpstreamConnector,
-    pool_idle_timeout: Duration,
-) -> UpstreamClient {
-    Client::builder(TokioExecutor::new())
-        .pool_idle_timeout(pool_idle_timeout)
-        .build(connector)
 }
 
 #[cfg(test)]

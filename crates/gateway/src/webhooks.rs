@@ -46,10 +46,14 @@ use serde_json::json;
 use sha2::Sha256;
 
 use crate::config::{WebhookConfig, WebhookFormat};
+use crate::connections::ConnectionPool;
 use crate::error::GatewayError;
 
 /// How long one attempt (connect, send, response headers) may take.
 pub const ATTEMPT_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// How long an idle connection to a receiver is kept for the next notification.
+const IDLE_TIMEOUT: Duration = Duration::from_secs(30);
 /// The longest wait between two attempts.
 pub const MAX_BACKOFF_MS: u64 = 300_000;
 /// How often the outbox is looked at when nothing is due sooner (new approvals are noticed this late at most).
@@ -67,11 +71,11 @@ pub const TIMESTAMP_HEADER: &str = "x-airlock-timestamp";
 /// [`EVENT`].
 pub const EVENT_HEADER: &str = "x-airlock-event";
 
-type WebhookClient = crate::upstream::UpstreamClient;
-
 struct Webhook {
     config: WebhookConfig,
     uri: Uri,
+    /// Connections to its receiver (a pool serves one host).
+    connections: Arc<ConnectionPool>,
 }
 
 /// Sends the outbox's notifications to the configured webhooks.
@@ -80,7 +84,6 @@ pub struct Notifier {
     store: Store,
     webhooks: Arc<BTreeMap<String, Webhook>>,
     names: Arc<Vec<String>>,
-    client: WebhookClient,
     approval_page: ApprovalPage,
 }
 
@@ -119,7 +122,7 @@ impl Notifier {
         webhooks: &BTreeMap<String, WebhookConfig>,
         approval_page: ApprovalPage,
     ) -> Result<Self, GatewayError> {
-        let mut resolved = BTreeMap::new();
+        let mut parsed = Vec::with_capacity(webhooks.len());
         let mut roots = None;
         for (name, config) in webhooks {
             let owner = format!("webhooks.{name}");
@@ -132,27 +135,28 @@ impl Notifier {
             if uri.scheme_str() == Some("https") && roots.is_none() {
                 roots = Some(crate::upstream::system_roots(&owner)?);
             }
-            resolved.insert(
-                name.clone(),
-                Webhook {
+            parsed.push((name, config, uri));
+        }
+        let connector = crate::upstream::connector(
+            roots.unwrap_or_else(rustls::RootCertStore::empty),
+            ATTEMPT_TIMEOUT,
+            "webhooks",
+        )?;
+        let resolved: BTreeMap<String, Webhook> = parsed
+            .into_iter()
+            .map(|(name, config, uri)| {
+                let webhook = Webhook {
                     config: config.clone(),
                     uri,
-                },
-            );
-        }
-        let client = crate::upstream::pooled_client(
-            crate::upstream::connector(
-                roots.unwrap_or_else(rustls::RootCertStore::empty),
-                ATTEMPT_TIMEOUT,
-                "webhooks",
-            )?,
-            Duration::from_secs(30),
-        );
+                    connections: ConnectionPool::new(connector.clone(), IDLE_TIMEOUT),
+                };
+                (name.clone(), webhook)
+            })
+            .collect();
         Ok(Self {
             store,
             names: Arc::new(resolved.keys().cloned().collect()),
             webhooks: Arc::new(resolved),
-            client,
             approval_page,
         })
     }
@@ -313,12 +317,9 @@ impl Notifier {
         let request = request
             .body(Full::new(Bytes::from(body)))
             .map_err(|e| format!("cannot build the request: {e}"))?;
-        match tokio::time::timeout(ATTEMPT_TIMEOUT, self.client.request(request)).await {
+        match tokio::time::timeout(ATTEMPT_TIMEOUT, webhook.connections.send(request)).await {
             Err(_) => Err(format!("no answer within {} s", ATTEMPT_TIMEOUT.as_secs())),
-            Ok(Err(error)) => Err(format!(
-                "could not send: {}",
-                crate::connections::describe(&error)
-            )),
+            Ok(Err(error)) => Err(format!("could not send: {error}")),
             Ok(Ok(response)) if response.status().is_success() => Ok(()),
             Ok(Ok(response)) => Err(format!("the receiver answered HTTP {}", response.status())),
         }
