@@ -107,22 +107,21 @@ fn check_path(path: &str) -> Result<(), RouteError> {
 
 /// Whether a raw segment means `.` or `..` once decoded (up to three times) and stripped of `;params`.
 fn is_dot_segment(segment: &str) -> bool {
-    if !segment.contains('%') {
-        // Nothing to decode: the common case, without allocating.
-        let bare = segment.split(';').next().unwrap_or_default();
-        return bare == "." || bare == "..";
-    }
-    let mut text = segment.to_string();
+    let mut text = std::borrow::Cow::Borrowed(segment);
     for _ in 0..4 {
         let bare = text.split(';').next().unwrap_or_default();
         if bare == "." || bare == ".." {
             return true;
         }
-        let decoded = percent_decode(&text);
-        if decoded == text {
+        // Only a `%` decodes to something else (and most segments have none: no copy made for them).
+        if !text.contains('%') {
             return false;
         }
-        text = decoded;
+        let decoded = percent_decode(&text);
+        if decoded == *text {
+            return false;
+        }
+        text = std::borrow::Cow::Owned(decoded);
     }
     // Still changing after four rounds: refuse rather than guess.
     true
