@@ -13,12 +13,13 @@ use std::collections::HashSet;
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 
-use airlock_gateway::{GatewayConfig, Upstream};
+use airlock_gateway::upstream::UpstreamError;
+use airlock_gateway::{GatewayConfig, Upstream, UpstreamBody};
 use axum::Router;
 use axum::extract::{ConnectInfo, Request, State};
 use axum::routing::get;
 use bytes::Bytes;
-use http::{HeaderMap, Method};
+use http::{HeaderMap, Method, Response};
 use http_body_util::BodyExt as _;
 use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
 use tokio::net::TcpListener;
@@ -70,12 +71,20 @@ fn upstream(url: &str) -> Upstream {
     Upstream::new(config.upstreams["u"].clone()).unwrap()
 }
 
-async fn get_small(upstream: &Upstream) -> String {
-    let uri = upstream.target("/small", Some("x=1")).unwrap();
-    let response = upstream
+/// `GET` of `path` (and `query`) on the upstream, as the gateway sends it.
+async fn send_get(
+    upstream: &Upstream,
+    path: &str,
+    query: Option<&str>,
+) -> Result<Response<UpstreamBody>, UpstreamError> {
+    let uri = upstream.target(path, query).unwrap();
+    upstream
         .send(Method::GET, uri, HeaderMap::new(), Bytes::new())
         .await
-        .unwrap();
+}
+
+async fn get_small(upstream: &Upstream) -> String {
+    let response = send_get(upstream, "/small", Some("x=1")).await.unwrap();
     assert_eq!(response.status(), 200);
     let body = response.into_body().collect().await.unwrap().to_bytes();
     String::from_utf8(body.to_vec()).unwrap()
@@ -105,11 +114,7 @@ async fn sequential_requests_share_one_connection_with_host_and_origin_form() {
 async fn a_response_dropped_half_read_closes_its_connection() {
     let (addr, log) = recording_upstream().await;
     let upstream = upstream(&format!("http://{addr}/base"));
-    let uri = upstream.target("/big", None).unwrap();
-    let response = upstream
-        .send(Method::GET, uri, HeaderMap::new(), Bytes::new())
-        .await
-        .unwrap();
+    let response = send_get(&upstream, "/big", None).await.unwrap();
     let mut body = response.into_body();
     // Read a little of the 4 MiB, then drop the rest: the connection cannot carry another request.
     let first = body.frame().await.unwrap().unwrap();
@@ -197,11 +202,7 @@ async fn an_unreachable_upstream_is_an_error_naming_it() {
         .local_addr()
         .unwrap();
     let upstream = upstream(&format!("http://{addr}"));
-    let uri = upstream.target("/x", None).unwrap();
-    let error = upstream
-        .send(Method::GET, uri, HeaderMap::new(), Bytes::new())
-        .await
-        .unwrap_err();
+    let error = send_get(&upstream, "/x", None).await.unwrap_err();
     assert_eq!(error.upstream, "u");
     assert!(
         error.to_string().contains("could not be reached"),
